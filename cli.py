@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Command line: solve one question, run evals, report on them, check the setup.
+
+This file parses flags, builds objects and prints; the logic lives in the packages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+
+import click
+
+from engine.errors import UserError
+
+METHOD_NAMES = ("router", "llm", "slm")
+
+
+@contextlib.contextmanager
+def user_errors():
+    """A mistake the user can fix ends in one line and exit 1, never a traceback."""
+    try:
+        yield
+    except UserError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def model_options(f):
+    """Flags shared by every command that runs models."""
+    options = [
+        click.option("--model", default="gpt-4o-mini", show_default=True,
+                     help="Orchestrator: an API model name, or a GGUF (path, hf:REPO/FILE, alias)."),
+        click.option("--base-url", envvar="OPENAI_BASE_URL",
+                     help="OpenAI-compatible endpoint of the orchestrator [env: OPENAI_BASE_URL]."),
+        click.option("--api-key", envvar="OPENAI_API_KEY", show_envvar=False,
+                     help="API key of the orchestrator [env: OPENAI_API_KEY]; never printed."),
+        click.option("--specialist", default="qwen2.5-math-1.5b", show_default=True,
+                     help="Specialist: http(s) URL of an OpenAI-compatible server, or a GGUF "
+                          "(path, hf:REPO/FILE, alias)."),
+        click.option("--specialist-model", help="Model name the specialist server serves."),
+        click.option("--specialist-max-tokens", type=click.IntRange(16), default=1024,
+                     show_default=True, help="Longest specialist solution, in tokens."),
+        click.option("--gpu-layers", type=int,
+                     help="Layers to offload to the GPU (-1 all, 0 none). Default: all when "
+                          "llama.cpp was built with GPU support."),
+        click.option("--max-turns", type=click.IntRange(1), default=6, show_default=True,
+                     help="Most orchestrator calls per question."),
+        click.option("--no-force-tool", is_flag=True,
+                     help="Let the router's orchestrator decide whether to call slm_help at all."),
+        click.option("--price", "prices", multiple=True, metavar="NAME=IN,OUT",
+                     help="USD per million input,output tokens for a model missing from the "
+                          "price table (repeatable)."),
+        click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True,
+                     help="Seconds to wait for one API reply."),
+    ]
+    return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
+
+
+def make_options(kw: dict):
+    from engine.pricing import parse_price
+    from factory import ModelOptions
+
+    return ModelOptions(
+        model=kw["model"], base_url=kw["base_url"], api_key=kw["api_key"],
+        specialist=kw["specialist"], specialist_model=kw["specialist_model"],
+        specialist_max_tokens=kw["specialist_max_tokens"], gpu_layers=kw["gpu_layers"],
+        max_turns=kw["max_turns"], force_tool=not kw["no_force_tool"], timeout=kw["timeout"],
+        prices=dict(parse_price(p) for p in kw["prices"]))
+
+
+def check_method(method: str, allowed=METHOD_NAMES) -> str:
+    if method not in allowed:
+        raise click.ClickException(f"unknown method {method!r}; choose one of {', '.join(allowed)}")
+    return method
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Solve math word problems with a large orchestrator that delegates to a small specialist.
+
+    \b
+    Examples:
+      python cli.py solve "What is 27*14+15?"
+      python cli.py solve "..." --method slm --specialist ./model.gguf --json
+      python cli.py eval --method all --n 20 --dataset gsm8k
+    """
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--method", default="router", show_default=True,
+              help="router (orchestrator + slm_help), llm (orchestrator alone), slm (specialist alone).")
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def solve(question, method, as_json, **kw):
+    """Answer one QUESTION and show how it was answered."""
+    from evals.methods import METHODS
+    from evals.records import summary
+    from factory import build_setup
+
+    check_method(method)
+    if not question.strip():
+        raise click.ClickException("the question is empty")
+    with user_errors():
+        options = make_options(kw)
+        setup = build_setup([method], options)
+        trace = METHODS[method](setup, question)
+    result = summary(trace)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print_solution(result)
+
+
+def print_solution(result: dict) -> None:
+    click.echo(result["answer"] if result["answer"] is not None else "(no final answer found)")
+    for call in result["tool_calls"]:
+        args = json.dumps(call["arguments"], ensure_ascii=False)
+        if len(args) > 100:
+            args = args[:97] + "..."
+        flag = "  [error]" if call["is_error"] else ""
+        click.echo(f"  tool {call['name']}({args})  {call['seconds']:.2f} s{flag}")
+    for component, usage in result["usage"].items():
+        if not (usage["calls"] or usage["cached_calls"]):
+            continue
+        model = result["models"].get(component, "?")
+        cost = result["component_cost_usd"].get(component)
+        where = "local" if component in result["local"] else format_cost(cost)
+        cached = f", {usage['cached_calls']} cached" if usage["cached_calls"] else ""
+        click.echo(f"  {component} ({model}): {usage['calls']} call(s){cached}, "
+                   f"{usage['input_tokens']} in / {usage['output_tokens']} out tokens, "
+                   f"{result['component_seconds'].get(component, 0):.2f} s, {where}")
+    click.echo(f"  total: {result['seconds']:.2f} s, {format_cost(result['cost_usd'])}")
+    if result["stopped"] == "max_turns":
+        click.echo("  stopped: the orchestrator reached --max-turns before answering")
+
+
+def format_cost(cost: float | None) -> str:
+    return "cost unknown (no price; see --price)" if cost is None else f"${cost:.6f}"
+
+
+def main(argv=None) -> int:
+    """Entry point: every error, usage errors included, is one line on stderr."""
+    try:
+        cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        click.echo(f"Error: {e.format_message()}", err=True)
+        return e.exit_code
+    except UserError as e:
+        click.echo(f"Error: {e}", err=True)
+        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Error: interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The tool-calling loop and everything it needs to talk to a model."""

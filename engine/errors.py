@@ -1,0 +1,17 @@
+"""Exception types, split by whose mistake it is.
+
+`UserError` and its children end a command with one line on stderr; a
+`ToolError` is the model's problem and goes back to it as a tool message.
+"""
+
+
+class UserError(Exception):
+    """Something the user can fix: a missing key, file, flag or data set."""
+
+
+class TransportError(UserError):
+    """A model endpoint failed after the client's own retries."""
+
+
+class ToolError(Exception):
+    """A tool refuses its input; the message goes back to the model."""

@@ -1,0 +1,1 @@
+"""Evaluation: data sets, grading, the three methods, the runner and the report."""

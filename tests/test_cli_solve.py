@@ -1,0 +1,137 @@
+"""`cli.py solve` through click's CliRunner and as a process, against test servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import cli
+from tests.chat_server import ChatServer, error
+from tests.helpers import router_orchestrator, specialist_answering
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-test-do-not-print-4242"
+
+
+def solve(*args, env=None):
+    runner = CliRunner()
+    return runner.invoke(cli, ["solve", *args], env={"OPENAI_API_KEY": KEY, **(env or {})},
+                         catch_exceptions=False)
+
+
+def servers():
+    return ChatServer(router_orchestrator()), ChatServer(specialist_answering())
+
+
+def test_solve_prints_the_answer_then_the_trace():
+    orch, spec = servers()
+    with orch, spec:
+        result = solve("27*14+15", "--base-url", orch.url, "--specialist", spec.url,
+                       "--specialist-model", "qwen-math")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "393"
+    assert lines[1].startswith('  tool slm_help({"question": "27*14+15"})')
+    assert any(line.startswith("  orchestrator (gpt-4o-mini): 2 call(s), 520 in / 32 out tokens")
+               for line in lines)
+    assert any(line.startswith("  specialist (qwen-math): 1 call(s), 40 in / 80 out tokens")
+               for line in lines)
+    assert lines[-1].startswith("  total: ")
+    assert KEY not in result.output
+
+
+def test_solve_json_has_the_documented_keys():
+    orch, spec = servers()
+    with orch, spec:
+        result = solve("27*14+15", "--base-url", orch.url, "--specialist", spec.url,
+                       "--specialist-model", "qwen-math", "--price", "qwen-math=0,0", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answer"] == "393"
+    assert data["method"] == "router"
+    assert "\\boxed{393}" in data["final_text"]
+    assert data["tool_calls"][0]["name"] == "slm_help"
+    assert data["tool_calls"][0]["arguments"] == {"question": "27*14+15"}
+    assert data["tool_calls"][0]["seconds"] >= 0
+    assert data["usage"]["orchestrator"]["input_tokens"] == 520
+    assert data["usage"]["orchestrator"]["output_tokens"] == 32
+    assert data["usage"]["specialist"] == {"input_tokens": 40, "output_tokens": 80, "calls": 1,
+                                           "cached_calls": 0}
+    assert data["cost_usd"] == (520 * 0.15 + 32 * 0.60) / 1e6
+    assert data["seconds"] > 0
+    assert KEY not in result.output
+
+
+def test_llm_method_needs_no_specialist():
+    from tests.chat_server import completion
+
+    with ChatServer([completion("So \\boxed{393}.")]) as orch:
+        # The default specialist is a GGUF that is not in the test's empty cache:
+        # the llm method must not even look for it.
+        result = solve("27*14+15", "--method", "llm", "--base-url", orch.url, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answer"] == "393" and data["tool_calls"] == []
+    assert "tools" not in orch.requests[0]
+
+
+def test_no_force_tool_lets_the_model_choose():
+    orch, spec = servers()
+    with orch, spec:
+        result = solve("27*14+15", "--base-url", orch.url, "--specialist", spec.url,
+                       "--specialist-model", "qwen-math", "--no-force-tool")
+    assert result.exit_code == 0
+    assert "tool_choice" not in orch.requests[0]
+
+
+def test_max_turns_is_reported_not_a_crash():
+    from tests.chat_server import completion, tool_call
+
+    endless = lambda _: completion(tool_calls=[tool_call("slm_help", {"question": "again"})])  # noqa: E731
+    with ChatServer(endless) as orch, ChatServer(specialist_answering()) as spec:
+        result = solve("27*14+15", "--base-url", orch.url, "--specialist", spec.url,
+                       "--specialist-model", "qwen-math", "--max-turns", "2")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "  stopped: the orchestrator reached --max-turns before answering"
+    assert len(orch.requests) == 2
+
+
+def run_cli(*args, env_extra=None):
+    """The CLI as a user runs it: a process, stderr apart."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(proc, fragment):
+    assert proc.returncode != 0
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("Error: ") and fragment in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_user_errors_are_one_line_on_stderr():
+    assert_one_line_error(run_cli("solve", "  "), "the question is empty")
+    assert_one_line_error(run_cli("solve", "1+1", "--method", "magic"), "unknown method 'magic'")
+    assert_one_line_error(run_cli("solve", "1+1", "--method", "llm"), "no OpenAI API key")
+    assert_one_line_error(run_cli("solve", "1+1", "--price", "nonsense"), "--price wants NAME=IN,OUT")
+    assert_one_line_error(run_cli("solve"), "Missing argument 'QUESTION'")
+
+
+def test_a_server_that_does_not_answer_is_one_line_without_the_key():
+    proc = run_cli("solve", "1+1", "--method", "llm", "--base-url", "http://127.0.0.1:9/v1",
+                   env_extra={"OPENAI_API_KEY": KEY})
+    assert_one_line_error(proc, "cannot reach http://127.0.0.1:9/v1")
+    assert KEY not in proc.stderr + proc.stdout
+
+
+def test_a_failing_server_is_one_line_without_the_key():
+    with ChatServer(lambda _: error(500, f"boom {KEY}")) as orch:
+        proc = run_cli("solve", "1+1", "--method", "llm", "--base-url", orch.url,
+                       env_extra={"OPENAI_API_KEY": KEY})
+    assert_one_line_error(proc, "answered HTTP 500")
+    assert KEY not in proc.stderr + proc.stdout

@@ -1,0 +1,146 @@
+"""The loop and OpenAIChat against a real HTTP server speaking chat-completions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import loop
+from engine.chat import OpenAIChat
+from engine.errors import TransportError, UserError
+from engine.trace import Trace
+from evals import methods
+from specialists.openai_compat import OpenAISpecialist
+from tests.chat_server import ChatServer, completion, error, tool_call
+from tests.helpers import router_orchestrator, specialist_answering
+from tools.base import ToolRegistry, tool
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def chat(server: ChatServer, **kw) -> OpenAIChat:
+    return OpenAIChat("gpt-4o-mini", base_url=server.url, api_key="sk-test-secret-123",
+                      **{"max_retries": 1, "timeout": 10, **kw})
+
+
+def user(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def test_router_calls_the_specialist_then_answers():
+    with ChatServer(router_orchestrator()) as orch, ChatServer(specialist_answering()) as spec:
+        setup = methods.Setup(orchestrator=chat(orch),
+                              specialist=OpenAISpecialist(spec.url, "qwen-math"))
+        trace = methods.router(setup, "What is 27*14+15?")
+
+    assert trace.stopped == "answer"
+    assert "\\boxed{393}" in trace.final_text
+    assert [c.name for c in trace.tool_calls] == ["slm_help"]
+    assert json.loads(trace.tool_calls[0].arguments) == {"question": "What is 27*14+15?"}
+    assert "Specialist's final answer: 393" in trace.tool_calls[0].result
+    # The first turn is forced to call slm_help; the second is free to answer.
+    assert orch.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "slm_help"}}
+    assert "tool_choice" not in orch.requests[1]
+    assert orch.requests[1]["messages"][-1]["role"] == "tool"
+    # The specialist got Qwen2.5-Math's official prompt, greedy.
+    assert spec.requests[0]["messages"][0]["content"].startswith("Please reason step by step")
+    assert spec.requests[0]["temperature"] == 0.0
+    # Usage per component, and cost from the price table (gpt-4o-mini: $0.15/$0.60 per 1M).
+    assert trace.usage["orchestrator"].input_tokens == 520
+    assert trace.usage["orchestrator"].output_tokens == 32
+    assert trace.usage["specialist"].output_tokens == 80
+    assert trace.component_cost_usd["orchestrator"] == pytest.approx((520 * 0.15 + 32 * 0.60) / 1e6)
+    # The self-hosted specialist has no known price: the total is unknown, not free.
+    assert trace.component_cost_usd["specialist"] is None
+    assert trace.cost_usd is None
+
+
+def test_a_price_for_the_specialist_makes_the_total_known():
+    from engine.pricing import Price
+
+    with ChatServer(router_orchestrator()) as orch, ChatServer(specialist_answering()) as spec:
+        setup = methods.Setup(orchestrator=chat(orch),
+                              specialist=OpenAISpecialist(spec.url, "qwen-math"),
+                              prices={"qwen-math": Price(0.0, 0.0)})
+        trace = methods.router(setup, "What is 27*14+15?")
+    assert trace.cost_usd == pytest.approx((520 * 0.15 + 32 * 0.60) / 1e6)
+
+
+def test_arguments_that_are_not_json_go_back_to_the_model():
+    script = [completion(tool_calls=[tool_call("add", '{"a": 1, "b": ')]),
+              completion("sorry, the answer is 3")]
+    with ChatServer(script) as server:
+        trace = loop.run(chat(server), ToolRegistry([add]), user("1+2?"))
+    assert trace.stopped == "answer"
+    call = trace.tool_calls[0]
+    assert call.is_error and call.result.startswith("Error: arguments are not valid JSON")
+    sent_back = server.requests[1]["messages"][-1]
+    assert sent_back["role"] == "tool" and sent_back["content"] == call.result
+
+
+def test_an_unknown_tool_is_answered_with_the_valid_names():
+    script = [completion(tool_calls=[tool_call("multiply", {"a": 1, "b": 2})]),
+              completion(tool_calls=[tool_call("add", {"a": 1, "b": 2})]),
+              completion("3")]
+    with ChatServer(script) as server:
+        trace = loop.run(chat(server), ToolRegistry([add]), user("1+2?"))
+    assert trace.tool_calls[0].result == "Error: unknown tool 'multiply'; available tools: add"
+    assert trace.tool_calls[1].result == "3" and not trace.tool_calls[1].is_error
+    assert trace.final_text == "3"
+
+
+def test_a_500_is_retried_by_the_sdk():
+    with ChatServer([error(500), completion("\\boxed{7}")]) as server:
+        trace = loop.run(chat(server), ToolRegistry(), user("3+4?"))
+    assert trace.final_text == "\\boxed{7}"
+    assert len(server.requests) == 2
+
+
+def test_persistent_failure_raises_a_transport_error_without_the_key():
+    with ChatServer(lambda _: error(503, "overloaded; key sk-test-secret-123")) as server:
+        with pytest.raises(TransportError) as caught:
+            loop.run(chat(server), ToolRegistry(), user("3+4?"))
+    assert "HTTP 503" in str(caught.value)
+    assert "sk-test-secret-123" not in str(caught.value)
+
+
+def test_a_refused_key_is_one_clear_error():
+    with ChatServer(lambda _: error(401, "Incorrect API key provided: sk-test-secret-123")) as server:
+        with pytest.raises(TransportError, match="refused the API key"):
+            loop.run(chat(server), ToolRegistry(), user("3+4?"))
+
+
+def test_a_model_that_never_stops_calling_tools_hits_max_turns():
+    endless = lambda _: completion(tool_calls=[tool_call("add", {"a": 1, "b": 1})])  # noqa: E731
+    with ChatServer(endless) as server:
+        trace = loop.run(chat(server), ToolRegistry([add]), user("loop"), max_turns=3)
+    assert trace.stopped == "max_turns"
+    assert len(trace.turns) == 3 and len(trace.tool_calls) == 3
+    assert len(server.requests) == 3
+
+
+def test_no_key_and_no_url_is_a_user_error():
+    with pytest.raises(UserError, match="OPENAI_API_KEY"):
+        OpenAIChat("gpt-4o-mini")
+
+
+def test_a_server_without_keys_needs_none():
+    with ChatServer([completion("\\boxed{1}")]) as server:
+        trace = loop.run(OpenAIChat("m", base_url=server.url), ToolRegistry(), user("?"))
+    assert trace.final_text == "\\boxed{1}"
+    # An unknown model's cost is unknown, never 0.
+    assert trace.cost_usd is None and trace.component_cost_usd == {"orchestrator": None}
+
+
+def test_the_trace_round_trips_through_json():
+    with ChatServer(router_orchestrator()) as orch, ChatServer(specialist_answering()) as spec:
+        setup = methods.Setup(orchestrator=chat(orch),
+                              specialist=OpenAISpecialist(spec.url, "qwen-math"))
+        trace = methods.router(setup, "What is 27*14+15?")
+    again = Trace.from_dict(json.loads(json.dumps(trace.to_dict())))
+    assert again == trace
