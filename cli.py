@@ -137,6 +137,27 @@ def print_solution(result: dict) -> None:
         click.echo("  stopped: the orchestrator reached --max-turns before answering")
 
 
+@cli.command()
+@click.option("--no-data", is_flag=True, help="Skip loading the Hub data sets.")
+def check(no_data):
+    """Say what is installed and ready, one line per item, with the fix for each problem.
+
+    Exits non-zero when something the default `solve` needs is missing.
+    """
+    from checks import run_checks
+    from evals.datasets import load_all
+
+    missing = False
+    for item in run_checks(None if no_data else lambda name: len(load_all(name))):
+        line = f"{'✓' if item.ok else '✗'} {item.name}: {item.detail}"
+        if not item.ok and item.fix:
+            line += f" (fix: {item.fix})"
+        click.echo(line)
+        missing |= item.needed and not item.ok
+    if missing:
+        raise click.exceptions.Exit(1)
+
+
 def format_cost(cost: float | None) -> str:
     return "cost unknown (no price; see --price)" if cost is None else f"${cost:.6f}"
 
@@ -144,7 +165,7 @@ def format_cost(cost: float | None) -> str:
 def main(argv=None) -> int:
     """Entry point: every error, usage errors included, is one line on stderr."""
     try:
-        cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="cli.py", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:
@@ -156,7 +177,7 @@ def main(argv=None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Error: interrupted", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

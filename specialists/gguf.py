@@ -13,6 +13,7 @@ from pathlib import Path
 
 import attrs
 
+from engine import hub as hub_module
 from engine.errors import UserError
 
 ALIASES = {
@@ -81,7 +82,7 @@ def resolve(ref: str, cache_dir: str | os.PathLike | None = None,
         return path
     path = cached_path(ref, cache_dir)
     if path is None:
-        path = _download(hub, cache_dir, _offline() if offline is None else offline)
+        path = _download(hub, cache_dir, not hub_module.reachable() if offline is None else offline)
     _check_size(hub, path)
     return path
 
@@ -120,7 +121,3 @@ def _check_size(hub: HubFile, path: Path) -> None:
     if want is not None and path.stat().st_size != want:
         raise UserError(f"{path} has {path.stat().st_size:,} bytes, not {want:,}: "
                         "delete it and run again to download it anew")
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,74 @@
+"""Decode speed through the specialist adapter vs bare llama-cpp-python.
+
+    python benchmarks/specialist_overhead.py --gguf PATH [--runs 5] [--max-tokens 128]
+
+Same GGUF, prompt (Qwen2.5-Math's official one), greedy settings and threads;
+runs alternate between the two so that machine noise hits both alike. The
+figure is completion tokens / wall seconds of the call, median over the runs.
+Goal: adapter / bare >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from specialists.llama_cpp import DEFAULT_N_CTX, LlamaRuntime, physical_cores  # noqa: E402
+from specialists.qwen_math import QwenMathSpecialist, messages_for  # noqa: E402
+
+QUESTION = ("A baker makes 24 loaves a day and sells each for $3. Flour for one loaf costs $0.75 "
+            "and he pays $40 a day in rent. How much profit does he make in a week?")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--gpu-layers", type=int, default=None)
+    args = parser.parse_args()
+
+    import llama_cpp
+
+    threads = physical_cores()
+    runtime = LlamaRuntime(args.gguf, gpu_layers=args.gpu_layers, n_threads=threads)
+    adapter = QwenMathSpecialist(runtime, max_tokens=args.max_tokens)
+    bare = llama_cpp.Llama(model_path=args.gguf, n_gpu_layers=runtime.gpu_layers, n_ctx=DEFAULT_N_CTX,
+                           n_threads=threads, n_threads_batch=threads, verbose=False)
+    messages = messages_for(QUESTION)
+
+    def run_bare() -> float:
+        start = time.perf_counter()
+        out = bare.create_chat_completion(messages=messages, max_tokens=args.max_tokens,
+                                          temperature=0.0, top_p=1.0, top_k=0, min_p=0.0,
+                                          repeat_penalty=1.0)
+        return out["usage"]["completion_tokens"] / (time.perf_counter() - start)
+
+    def run_adapter() -> float:
+        start = time.perf_counter()
+        result = adapter.solve(QUESTION)
+        return result.usage.output_tokens / (time.perf_counter() - start)
+
+    run_bare(), run_adapter()  # warm-up: load, page in the weights
+    bare_speeds, adapter_speeds = [], []
+    for i in range(args.runs):
+        bare_speeds.append(run_bare())
+        adapter_speeds.append(run_adapter())
+        print(f"run {i + 1}: bare {bare_speeds[-1]:.2f} tok/s, adapter {adapter_speeds[-1]:.2f} tok/s",
+              flush=True)
+    b, a = statistics.median(bare_speeds), statistics.median(adapter_speeds)
+    print(json.dumps({"model": Path(args.gguf).name, "device": runtime.device, "threads": threads,
+                      "cpu": platform.processor() or platform.machine(), "runs": args.runs,
+                      "max_tokens": args.max_tokens, "bare_tok_s": round(b, 2),
+                      "adapter_tok_s": round(a, 2), "ratio": round(a / b, 3)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""`cli.py check` tells the truth, one line per item, and never prints the key."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from cli import cli
+from specialists import gguf
+from specialists.llama_cpp import gpu_offload_supported
+from tests.test_gguf import fill_hub_cache
+
+
+def check(env=None):
+    return CliRunner().invoke(cli, ["check", "--no-data"], env=env, catch_exceptions=False)
+
+
+def line(output: str, name: str) -> str:
+    return next(row for row in output.splitlines() if row[2:].startswith(name))
+
+
+def test_every_line_is_a_tick_or_a_cross_with_a_fix():
+    result = check()
+    for row in result.output.splitlines():
+        assert row[:2] in {"✓ ", "✗ "}, row
+        if row.startswith("✗"):
+            assert "(fix: " in row, row
+
+
+def test_gpu_offload_line_matches_the_build():
+    row = line(check().output, "GPU offload")
+    assert row.startswith("✓" if gpu_offload_supported() else "✗")
+    if not gpu_offload_supported():
+        assert "CPU-only" in row and "-DGGML_CUDA=on" in row
+
+
+def test_api_key_is_reported_but_never_printed():
+    result = check(env={"OPENAI_API_KEY": "sk-check-secret-99"})
+    assert line(result.output, "OPENAI_API_KEY").startswith("✓ OPENAI_API_KEY: set (not shown)")
+    assert "sk-check-secret-99" not in result.output
+
+
+def test_a_cached_default_model_is_seen(tmp_path, smollm2, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    assert line(check().output, "default specialist GGUF").startswith("✗")
+    hub = gguf.hub_file("qwen2.5-math-1.5b")
+    fill_hub_cache(tmp_path / "hub", hub.repo, hub.filename, smollm2)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert line(check().output, "default specialist GGUF").startswith("✓")
+
+
+def test_data_sets_offline_say_what_to_pass():
+    result = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+    row = line(result.output, "data set gsm8k")
+    assert row.startswith("✗") and "--dataset PATH.jsonl" in row
