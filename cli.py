@@ -10,6 +10,8 @@ import contextlib
 import functools
 import json
 import sys
+import time
+from pathlib import Path
 
 import click
 
@@ -135,6 +137,68 @@ def print_solution(result: dict) -> None:
     click.echo(f"  total: {result['seconds']:.2f} s, {format_cost(result['cost_usd'])}")
     if result["stopped"] == "max_turns":
         click.echo("  stopped: the orchestrator reached --max-turns before answering")
+
+
+@cli.command("eval")
+@click.option("--method", default="all", show_default=True,
+              help="llm, router, slm, or all (the three on the same problems).")
+@click.option("--dataset", default="gsm8k", show_default=True,
+              help="gsm8k, math500 (from the Hugging Face Hub) or a local JSONL file of either shape.")
+@click.option("--n", type=click.IntRange(1), default=150, show_default=True,
+              help="How many problems, sampled with --seed.")
+@click.option("--seed", type=int, default=123, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
+@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
+              help="Problems solved at once.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@model_options
+def eval_command(method, dataset, n, seed, out, concurrency, no_progress, **kw):
+    """Run methods on the same sample of problems and compare them.
+
+    Each finished problem is appended to OUT/results_<method>.jsonl at once;
+    rerun the same command with the same --out to resume after a kill.
+    """
+    from evals.datasets import load_problems
+    from evals.methods import METHODS
+    from evals.report import comparison_table, write_comparison
+    from evals.runner import check_method_settings, now, prepare_folder, run_method
+    from factory import build_setup, method_settings
+
+    methods = ["llm", "router", "slm"] if method == "all" else [check_method(method)]
+    with user_errors():
+        problems = load_problems(dataset, n, seed)
+        options = make_options(kw)
+        setup = build_setup(methods, options)
+        out = out or Path("results") / f"{problems[0].dataset}_{n}_{time.strftime('%Y%m%d-%H%M%S')}"
+        click.echo(f"results: {out}", err=True)
+        prepare_folder(out, problems, {"dataset": dataset, "n": n, "seed": seed, "started": now()})
+        for m in methods:
+            check_method_settings(out, m, method_settings(m, options))
+            run_method(out, m, functools.partial(METHODS[m], setup), problems,
+                       concurrency=concurrency, progress=not no_progress)
+        comparison = write_comparison(out)
+    click.echo(comparison_table(comparison))
+    click.echo(f"\nwrote {out}/comparison.json")
+
+
+@cli.command()
+@click.argument("results", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-plots", is_flag=True, help="Only the tables.")
+def report(results, no_plots):
+    """Compare the methods in a RESULTS folder: table, per-problem agreement, plots."""
+    from evals.report import (agreement, agreement_text, comparison_table, load_results,
+                              write_comparison, write_plots)
+
+    with user_errors():
+        comparison = write_comparison(results)
+        records = load_results(results)
+        click.echo(comparison_table(comparison))
+        click.echo()
+        click.echo(agreement_text(agreement(records)))
+        if not no_plots:
+            for path in write_plots(results, comparison, records):
+                click.echo(f"wrote {path}")
 
 
 @cli.command()

@@ -58,3 +58,17 @@ def build_specialist(options: ModelOptions) -> Specialist:
 
     runtime = shared_runtime(gguf.resolve(ref), gpu_layers=options.gpu_layers)
     return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens)
+
+
+def method_settings(method: str, options: ModelOptions) -> dict:
+    """The flags that shape one method's results; a resumed run must match them."""
+    settings: dict = {}
+    needs = NEEDS[method]
+    if "orchestrator" in needs:
+        settings.update(model=options.model, base_url=options.base_url, max_turns=options.max_turns)
+    if "specialist" in needs:
+        settings.update(specialist=options.specialist, specialist_model=options.specialist_model,
+                        specialist_max_tokens=options.specialist_max_tokens)
+    if method == "router":
+        settings["force_tool"] = options.force_tool
+    return settings

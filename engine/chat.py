@@ -89,11 +89,11 @@ def call_openai(create, base_url: str, key: str, **request):
     try:
         return create(**request)
     except openai.AuthenticationError:
-        raise TransportError(f"{base_url} refused the API key (HTTP 401)") from None
+        raise TransportError(f"{base_url} refused the API key (HTTP 401)", systemic=True) from None
     except openai.APITimeoutError:
         raise TransportError(f"{base_url} did not answer in time") from None
     except openai.APIConnectionError:
-        raise TransportError(f"cannot reach {base_url}") from None
+        raise TransportError(f"cannot reach {base_url}", systemic=True) from None
     except openai.APIStatusError as e:
         detail = _scrub(_error_message(e), key)
         raise TransportError(f"{base_url} answered HTTP {e.status_code}: {detail}") from None

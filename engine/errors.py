@@ -10,7 +10,15 @@ class UserError(Exception):
 
 
 class TransportError(UserError):
-    """A model endpoint failed after the client's own retries."""
+    """A model endpoint failed after the client's own retries.
+
+    `systemic` failures (unreachable server, refused key) will fail every
+    question alike, so an eval stops on them instead of recording each.
+    """
+
+    def __init__(self, message: str, systemic: bool = False):
+        super().__init__(message)
+        self.systemic = systemic
 
 
 class ToolError(Exception):

@@ -40,3 +40,44 @@ def summary(trace: Trace) -> dict[str, Any]:
         "component_seconds": {k: round(v, 3) for k, v in trace.component_seconds.items()},
         "details": trace.details,
     }
+
+
+def record(problem, method: str, trace: Trace | None, error: str | None = None) -> dict[str, Any]:
+    """One row of results_<method>.jsonl: the problem, the verdict, and where time and money went."""
+    from evals.grading import is_correct
+
+    text = trace.final_text if trace else None
+    if trace is not None and trace.stopped == "max_turns" and error is None:
+        error = "stopped at --max-turns before a final answer"
+    usage = trace.usage if trace else {}
+    seconds = trace.component_seconds if trace else {}
+    return {
+        "id": problem.id,
+        "method": method,
+        "prediction": extract_answer(text or ""),
+        "gold": problem.gold,
+        "correct": error is None and is_correct(text or "", problem.gold, problem.dataset),
+        "final_text": text,
+        "seconds": round(trace.seconds, 4) if trace else None,
+        "llm_seconds": round(seconds.get("orchestrator", 0.0), 4),
+        "slm_seconds": round(seconds.get("specialist", 0.0), 4),
+        "input_tokens": sum(u.input_tokens for u in usage.values()),
+        "output_tokens": sum(u.output_tokens for u in usage.values()),
+        "usage": usage_table(trace) if trace else {},
+        "tool_calls": len(trace.tool_calls) if trace else 0,
+        "cost_usd": trace.cost_usd if trace else None,
+        "models": trace.models if trace else {},
+        "device": device_of(trace) if trace else None,
+        "error": error,
+        "trace": trace.to_dict() if trace else None,
+    }
+
+
+def device_of(trace: Trace) -> str | None:
+    """Where the specialist ran, when it ran in process."""
+    if "device" in trace.details:
+        return trace.details["device"]
+    for call in trace.tool_calls:
+        if "device" in call.details:
+            return call.details["device"]
+    return None

@@ -101,7 +101,10 @@ class ChatServer:
                 if not self.path.endswith("/chat/completions"):
                     reply = error(404, f"no route {self.path}")
                 else:
-                    reply = server._respond(body)
+                    try:
+                        reply = server._respond(body)
+                    except Exception as e:  # a broken script shows up as a 500, not a hang
+                        reply = error(500, f"test server: {type(e).__name__}: {e}")
                 time.sleep(server.delay + reply.delay)
                 data = json.dumps(reply.body).encode()
                 self.send_response(reply.status)

@@ -1,0 +1,184 @@
+"""Read a results folder: comparison.json, the comparison table, agreement, plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import time
+from pathlib import Path
+
+from engine.errors import UserError
+from evals.runner import write_json_atomic, read_records
+
+METHOD_ORDER = ("llm", "router", "slm", "cascade")
+
+
+def load_results(out: Path) -> dict[str, list[dict]]:
+    """Records per method, in the usual method order."""
+    if not out.is_dir():
+        raise UserError(f"no results folder at {out}")
+    found = {p.stem.removeprefix("results_"): p for p in out.glob("results_*.jsonl")}
+    if not found:
+        raise UserError(f"{out} holds no results_<method>.jsonl files")
+    order = sorted(found, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+    return {m: read_records(found[m]) for m in order}
+
+
+def method_stats(records: list[dict]) -> dict:
+    n = len(records)
+    seconds = [r["seconds"] for r in records if r["seconds"] is not None]
+    ok = [r for r in records if r["error"] is None]
+    costs = [r["cost_usd"] for r in ok]
+    unknown = any(c is None for c in costs)
+    total = None if unknown else sum(costs)
+
+    def tokens(component: str, kind: str) -> int:
+        return sum(r["usage"].get(component, {}).get(kind, 0) for r in records if r["usage"])
+
+    def calls(kind: str) -> int:
+        return sum(sum(u.get(kind, 0) for u in r["usage"].values()) for r in records if r["usage"])
+
+    models: dict[str, set] = {}
+    for r in records:
+        for component, name in r["models"].items():
+            models.setdefault(component, set()).add(name)
+    return {
+        "n": n,
+        "correct": sum(bool(r["correct"]) for r in records),
+        "accuracy": sum(bool(r["correct"]) for r in records) / n if n else None,
+        "errors": n - len(ok),
+        "mean_seconds": statistics.fmean(seconds) if seconds else None,
+        "median_seconds": statistics.median(seconds) if seconds else None,
+        "input_tokens": sum(r["input_tokens"] for r in records),
+        "output_tokens": sum(r["output_tokens"] for r in records),
+        "orchestrator_input_tokens": tokens("orchestrator", "input_tokens"),
+        "orchestrator_output_tokens": tokens("orchestrator", "output_tokens"),
+        "specialist_input_tokens": tokens("specialist", "input_tokens"),
+        "specialist_output_tokens": tokens("specialist", "output_tokens"),
+        "real_calls": calls("calls"),
+        "cached_calls": calls("cached_calls"),
+        "tool_calls_per_problem": sum(r["tool_calls"] for r in records) / n if n else None,
+        "total_cost_usd": total,
+        "cost_per_problem_usd": None if total is None or not n else total / n,
+        "models": {c: sorted(v) for c, v in models.items()},
+        "device": sorted({r["device"] for r in records if r.get("device")}),
+    }
+
+
+def write_comparison(out: Path) -> dict:
+    """comparison.json: per method, the figures of the comparison table, with models, device, date."""
+    results = load_results(out)
+    info_path = out / "run.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    expected = _sample_size(out)
+    comparison = {}
+    for method, records in results.items():
+        stats = method_stats(records)
+        stats["complete"] = expected is None or stats["n"] == expected
+        stats["settings"] = info.get("methods", {}).get(method, {})
+        stats["date"] = time.strftime("%Y-%m-%d")
+        comparison[method] = stats
+    write_json_atomic(out / "comparison.json", comparison)
+    return comparison
+
+
+def comparison_table(comparison: dict) -> str:
+    from tabulate import tabulate
+
+    def money(value):
+        return "unknown" if value is None else f"${value:.4f}"
+
+    def secs(value):
+        return "-" if value is None else f"{value:.2f}"
+
+    rows = []
+    for method, s in comparison.items():
+        rows.append([
+            method, s["n"] if s.get("complete", True) else f"{s['n']} (incomplete)",
+            f"{s['accuracy']:.1%}" if s["accuracy"] is not None else "-",
+            secs(s["mean_seconds"]), secs(s["median_seconds"]),
+            f"{s['orchestrator_input_tokens']:,} / {s['orchestrator_output_tokens']:,}",
+            f"{s['specialist_input_tokens']:,} / {s['specialist_output_tokens']:,}",
+            f"{s['tool_calls_per_problem']:.2f}", money(s["total_cost_usd"]),
+            money(s["cost_per_problem_usd"]), s["errors"]])
+    headers = ["method", "n", "accuracy", "mean s", "median s", "orchestrator tok in/out",
+               "specialist tok in/out", "tool calls/problem", "cost", "cost/problem", "errors"]
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+def agreement(results: dict[str, list[dict]]) -> dict:
+    """Which problems every method solved, none did, or only some did."""
+    methods = list(results)
+    solved = {m: {r["id"] for r in recs if r["correct"]} for m, recs in results.items()}
+    common = set.intersection(*({r["id"] for r in recs} for recs in results.values()))
+    by_all = sorted(i for i in common if all(i in solved[m] for m in methods))
+    by_none = sorted(i for i in common if not any(i in solved[m] for m in methods))
+    only = {m: sorted(i for i in common if i in solved[m] and not any(
+        i in solved[o] for o in methods if o != m)) for m in methods}
+    some = sorted(set(common) - set(by_all) - set(by_none))
+    return {"problems": len(common), "solved_by_all": by_all, "solved_by_none": by_none,
+            "solved_by_some": some, "solved_only_by": only}
+
+
+def agreement_text(result: dict) -> str:
+    lines = [f"Per-problem agreement over {result['problems']} problems every method ran:",
+             f"  solved by all:  {len(result['solved_by_all'])}",
+             f"  solved by some: {len(result['solved_by_some'])}",
+             f"  solved by none: {len(result['solved_by_none'])}"]
+    for method, ids in result["solved_only_by"].items():
+        shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
+        lines.append(f"  only {method}: {len(ids)}" + (f" ({shown})" if ids else ""))
+    return "\n".join(lines)
+
+
+def write_plots(out: Path, comparison: dict, results: dict[str, list[dict]]) -> list[Path]:
+    """accuracy_vs_cost.png and latency.png; needs matplotlib (the `plot` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UserError("plots need matplotlib: pip install -e '.[plot]' "
+                        "(or pass --no-plots)") from None
+    paths = []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, s in comparison.items():
+        if s["accuracy"] is None:
+            continue
+        cost = s["cost_per_problem_usd"]
+        x = 0.0 if cost is None else cost * 1000
+        ax.scatter([x], [s["accuracy"] * 100], s=60, label=method,
+                   marker="o" if cost is not None else "x")
+        ax.annotate(method + ("" if cost is not None else " (cost unknown)"),
+                    (x, s["accuracy"] * 100), textcoords="offset points", xytext=(6, 4))
+    ax.set_xlabel("USD per 1,000 problems")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy vs cost")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paths.append(out / "accuracy_vs_cost.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    data = [[r["seconds"] for r in recs if r["seconds"] is not None] for recs in results.values()]
+    ax.boxplot(data, showmeans=True)
+    ax.set_xticks(range(1, len(data) + 1), list(results))  # works before and after matplotlib 3.9
+    ax.set_ylabel("seconds per problem")
+    ax.set_title("Latency")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    paths.append(out / "latency.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def _sample_size(out: Path) -> int | None:
+    samples = out / "samples.csv"
+    if not samples.exists():
+        return None
+    with samples.open(newline="", encoding="utf-8") as f:
+        return sum(1 for _ in csv.DictReader(f))

@@ -1,0 +1,240 @@
+"""`cli.py eval` and `report` against test servers with known answers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from evals.datasets import load_problems
+from evals.runner import read_records, run_method
+from tests.chat_server import ChatServer, Reply, completion, error, tool_call
+from tests.helpers import has_tool_result
+
+ROOT = Path(__file__).resolve().parents[1]
+GSM8K = str(ROOT / "data" / "gsm8k" / "test.jsonl")
+N, SEED = 6, 7
+PROBLEMS = load_problems(GSM8K, N, SEED)
+GOLD = {p.question: p.gold for p in PROBLEMS}
+# The orchestrator alone gets these wrong; the specialist gets all right.
+HARD = {p.question for p in PROBLEMS[:2]}
+
+
+def user_question(request: dict) -> str:
+    return next(m["content"] for m in request["messages"] if m["role"] == "user")
+
+
+def orchestrator(request: dict) -> Reply:
+    question = user_question(request)
+    if "tools" in request:  # the router
+        if not has_tool_result(request):
+            return completion(tool_calls=[tool_call("slm_help", {"question": question})],
+                              prompt_tokens=100, completion_tokens=20, model="gpt-4o-mini")
+        answer = request["messages"][-1]["content"].rsplit(":", 1)[-1].strip()
+        return completion(f"Checked. \\boxed{{{answer}}}", prompt_tokens=300, completion_tokens=10)
+    answer = int(GOLD[question]) + (1 if question in HARD else 0)
+    return completion(f"Step by step... \\boxed{{{answer}}}", prompt_tokens=50, completion_tokens=100)
+
+
+def specialist(request: dict) -> Reply:
+    return completion(f"Reasoning.\n\\boxed{{{GOLD.get(user_question(request), 0)}}}",
+                      prompt_tokens=60, completion_tokens=200)
+
+
+def eval_args(out: Path, orch: ChatServer, spec: ChatServer, *extra: str) -> list[str]:
+    return ["eval", "--dataset", GSM8K, "--n", str(N), "--seed", str(SEED), "--out", str(out),
+            "--base-url", orch.url, "--specialist", spec.url, "--specialist-model", "qwen-math",
+            "--no-progress", *extra]
+
+
+def invoke(args: list[str]):
+    return CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": "sk-test"}, catch_exceptions=False)
+
+
+def test_all_methods_on_the_same_problems_with_exact_bookkeeping(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        result = invoke(eval_args(out, orch, spec, "--method", "all", "--concurrency", "3"))
+    assert result.exit_code == 0, result.output
+
+    with open(out / "samples.csv", newline="") as f:
+        samples = list(csv.DictReader(f))
+    assert [s["id"] for s in samples] == [p.id for p in PROBLEMS]
+    assert [s["gold"] for s in samples] == [p.gold for p in PROBLEMS]
+
+    for method in ("llm", "router", "slm"):
+        records = read_records(out / f"results_{method}.jsonl")
+        assert sorted(r["id"] for r in records) == sorted(p.id for p in PROBLEMS)
+        for r in records:
+            assert set(r) >= {"id", "method", "prediction", "gold", "correct", "final_text", "seconds",
+                              "llm_seconds", "slm_seconds", "input_tokens", "output_tokens",
+                              "tool_calls", "cost_usd", "error"}
+            assert r["method"] == method and r["error"] is None
+
+    comparison = json.loads((out / "comparison.json").read_text())
+    llm, router, slm = comparison["llm"], comparison["router"], comparison["slm"]
+    assert llm["n"] == router["n"] == slm["n"] == N
+    assert llm["correct"] == N - len(HARD) and llm["accuracy"] == pytest.approx((N - 2) / N)
+    assert router["accuracy"] == 1.0 and slm["accuracy"] == 1.0
+    assert llm["input_tokens"] == 50 * N and llm["output_tokens"] == 100 * N
+    assert llm["total_cost_usd"] == pytest.approx(N * (50 * 0.15 + 100 * 0.60) / 1e6)
+    assert router["orchestrator_input_tokens"] == 400 * N
+    assert router["specialist_output_tokens"] == 200 * N
+    assert router["tool_calls_per_problem"] == 1.0 and llm["tool_calls_per_problem"] == 0
+    # The specialist server has no price: its cost is unknown, not free.
+    assert router["total_cost_usd"] is None and slm["total_cost_usd"] is None
+    assert llm["models"] == {"orchestrator": ["gpt-4o-mini"]}
+    assert slm["models"] == {"specialist": ["qwen-math"]}
+    assert {"mean_seconds", "median_seconds", "date", "device"} <= set(llm)
+    assert "| llm " in result.output and "| router " in result.output
+
+
+def test_a_failing_problem_is_recorded_and_the_run_goes_on(tmp_path):
+    broken = PROBLEMS[3].question
+
+    def flaky(request):
+        return error(500, "model exploded") if user_question(request) == broken else orchestrator(request)
+
+    out = tmp_path / "run"
+    with ChatServer(flaky) as orch, ChatServer(specialist) as spec:
+        result = invoke(eval_args(out, orch, spec, "--method", "llm"))
+    assert result.exit_code == 0, result.output
+    records = {r["id"]: r for r in read_records(out / "results_llm.jsonl")}
+    assert len(records) == N
+    failed = records[PROBLEMS[3].id]
+    assert failed["correct"] is False and "HTTP 500" in failed["error"] and "model exploded" in failed["error"]
+    comparison = json.loads((out / "comparison.json").read_text())["llm"]
+    assert comparison["errors"] == 1
+    assert comparison["correct"] == N - len(HARD) - (0 if broken in HARD else 1)
+
+
+def test_max_turns_is_a_recorded_failure(tmp_path):
+    def endless(request):
+        return completion(tool_calls=[tool_call("slm_help", {"question": "again?"})])
+
+    out = tmp_path / "run"
+    with ChatServer(endless) as orch, ChatServer(specialist) as spec:
+        result = invoke(eval_args(out, orch, spec, "--method", "router", "--max-turns", "2", "--n", "2"))
+    assert result.exit_code == 0, result.output
+    records = read_records(out / "results_router.jsonl")
+    assert len(records) == 2
+    assert all("max-turns" in r["error"] and r["correct"] is False for r in records)
+
+
+def test_an_unreachable_server_stops_the_run_without_records(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(specialist) as spec:
+        result = CliRunner().invoke(cli, ["eval", "--dataset", GSM8K, "--n", "3", "--out", str(out),
+                                          "--method", "llm", "--base-url", "http://127.0.0.1:9/v1",
+                                          "--no-progress"], env={"OPENAI_API_KEY": "sk-test"})
+    assert result.exit_code == 1
+    assert "cannot reach http://127.0.0.1:9/v1" in result.output
+    assert read_records(out / "results_llm.jsonl") == []
+
+
+def test_resume_after_an_interruption_solves_only_what_is_missing(tmp_path):
+    out = tmp_path / "run"
+    calls = []
+
+    def interrupted(question):
+        calls.append(question)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # as Ctrl-C would, mid-run
+        from engine.trace import Trace
+        return Trace(method="llm", final_text=f"\\boxed{{{GOLD[question]}}}", seconds=0.01)
+
+    from evals.runner import prepare_folder
+    prepare_folder(out, PROBLEMS, {"dataset": GSM8K, "n": N, "seed": SEED})
+    with pytest.raises(KeyboardInterrupt):
+        run_method(out, "llm", interrupted, PROBLEMS, concurrency=1, progress=False)
+    assert len(read_records(out / "results_llm.jsonl")) == 3
+
+    # A kill in the middle of a write leaves half a line: it is not a record.
+    with open(out / "results_llm.jsonl", "a") as f:
+        f.write('{"id": "gsm8k-1", "method": "llm", "predic')
+    calls.clear()
+    records = run_method(out, "llm", interrupted, PROBLEMS, concurrency=1, progress=False)
+    assert len(calls) == 3  # only the missing ones
+    again = read_records(out / "results_llm.jsonl")
+    assert len(again) == N == len(records)
+    assert sorted(r["id"] for r in again) == sorted(p.id for p in PROBLEMS)
+    assert all(r["correct"] for r in again)
+
+
+def test_a_killed_process_resumes_to_exactly_n_records(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator, delay=0.4) as orch, ChatServer(specialist) as spec:
+        args = [sys.executable, "cli.py", *eval_args(out, orch, spec, "--method", "llm",
+                                                     "--concurrency", "2")]
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        path = out / "results_llm.jsonl"
+        deadline = time.time() + 60
+        while time.time() < deadline and (not path.exists() or len(read_records(path)) < 2):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        partial = read_records(path)
+        assert 2 <= len(partial) < N
+        first_requests = len(orch.requests)
+
+        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    records = read_records(path)
+    assert len(records) == N
+    assert len({r["id"] for r in records}) == N
+    assert records[:len(partial)] == partial  # finished records were kept as they were
+    # Only the missing problems were asked again (plus those in flight at the kill).
+    assert len(orch.requests) - first_requests <= N - len(partial)
+
+
+def test_a_rerun_with_other_settings_or_problems_is_refused(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        assert invoke(eval_args(out, orch, spec, "--method", "llm")).exit_code == 0
+        other_model = invoke(eval_args(out, orch, spec, "--method", "llm", "--model", "gpt-4o"))
+        other_sample = invoke(eval_args(out, orch, spec, "--method", "llm", "--seed", "8"))
+    assert other_model.exit_code == 1 and "other settings (model)" in other_model.output
+    assert other_sample.exit_code == 1 and "other problems" in other_sample.output
+    assert len(read_records(out / "results_llm.jsonl")) == N
+
+
+def test_report_prints_the_table_agreement_and_writes_plots(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        assert invoke(eval_args(out, orch, spec, "--method", "all")).exit_code == 0
+    result = CliRunner().invoke(cli, ["report", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "| method" in result.output and "| llm " in result.output
+    assert "solved by all:  4" in result.output
+    assert "solved by some: 2" in result.output
+    assert "solved by none: 0" in result.output
+    assert "only llm: 0" in result.output
+    for name in ("accuracy_vs_cost.png", "latency.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_on_a_missing_folder_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "nothing")])
+    assert result.exit_code == 1 and "no results folder" in result.output
+
+
+def test_dataset_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"foo": 1}\n')
+    for dataset, message in [("gsm8k", "pass --dataset PATH.jsonl"),
+                             (str(bad), "rows need the fields question, answer"),
+                             (str(tmp_path / "none.jsonl"), "neither")]:
+        result = CliRunner().invoke(cli, ["eval", "--dataset", dataset, "--n", "2", "--method", "llm",
+                                          "--out", str(tmp_path / "o")])
+        assert result.exit_code == 1 and message in result.output, result.output
