@@ -74,14 +74,16 @@ def _llama_cpp() -> Iterator[Check]:
 def _api_key() -> Check:
     if os.environ.get("OPENAI_API_KEY"):
         return Check("OPENAI_API_KEY", True, "set (not shown)", needed=False)
-    return Check("OPENAI_API_KEY", False, "not set",
-                 "export OPENAI_API_KEY=... for OpenAI models (or pass --base-url)", needed=True)
+    return Check("OPENAI_API_KEY", False,
+                 "not set: solve runs the local orchestrator GGUF instead of gpt-4o-mini",
+                 "export OPENAI_API_KEY=... for OpenAI models (or pass --base-url)", needed=False)
 
 
 def _models() -> Iterator[Check]:
     from specialists import gguf
 
-    for alias, role in (("qwen2.5-math-1.5b", "default specialist"),):
+    for alias, role in (("qwen2.5-math-1.5b", "default specialist"),
+                        ("qwen2.5-1.5b-instruct", "local orchestrator")):
         hub = gguf.hub_file(alias)
         path = gguf.cached_path(alias)
         if path is not None:

@@ -32,8 +32,10 @@ def user_errors():
 def model_options(f):
     """Flags shared by every command that runs models."""
     options = [
-        click.option("--model", default="gpt-4o-mini", show_default=True,
-                     help="Orchestrator: an API model name, or a GGUF (path, hf:REPO/FILE, alias)."),
+        click.option("--model",
+                     help="Orchestrator: an API model name, or a GGUF (path, hf:REPO/FILE, alias). "
+                          "[default: gpt-4o-mini with a key or --base-url, else the local GGUF "
+                          "qwen2.5-1.5b-instruct]"),
         click.option("--base-url", envvar="OPENAI_BASE_URL",
                      help="OpenAI-compatible endpoint of the orchestrator [env: OPENAI_BASE_URL]."),
         click.option("--api-key", envvar="OPENAI_API_KEY", show_envvar=False,
@@ -44,6 +46,8 @@ def model_options(f):
         click.option("--specialist-model", help="Model name the specialist server serves."),
         click.option("--specialist-max-tokens", type=click.IntRange(16), default=1024,
                      show_default=True, help="Longest specialist solution, in tokens."),
+        click.option("--orchestrator-max-tokens", type=click.IntRange(16),
+                     help="Longest orchestrator reply per turn [default: the API's; 1024 locally]."),
         click.option("--gpu-layers", type=int,
                      help="Layers to offload to the GPU (-1 all, 0 none). Default: all when "
                           "llama.cpp was built with GPU support."),
@@ -67,7 +71,8 @@ def make_options(kw: dict):
     return ModelOptions(
         model=kw["model"], base_url=kw["base_url"], api_key=kw["api_key"],
         specialist=kw["specialist"], specialist_model=kw["specialist_model"],
-        specialist_max_tokens=kw["specialist_max_tokens"], gpu_layers=kw["gpu_layers"],
+        specialist_max_tokens=kw["specialist_max_tokens"],
+        orchestrator_max_tokens=kw["orchestrator_max_tokens"], gpu_layers=kw["gpu_layers"],
         max_turns=kw["max_turns"], force_tool=not kw["no_force_tool"], timeout=kw["timeout"],
         prices=dict(parse_price(p) for p in kw["prices"]))
 
@@ -107,7 +112,7 @@ def solve(question, method, as_json, **kw):
         raise click.ClickException("the question is empty")
     with user_errors():
         options = make_options(kw)
-        setup = build_setup([method], options)
+        setup = build_setup([method], options, notify=lambda note: click.echo(note, err=True))
         trace = METHODS[method](setup, question)
     result = summary(trace)
     if as_json:
@@ -169,7 +174,7 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, **kw):
     with user_errors():
         problems = load_problems(dataset, n, seed)
         options = make_options(kw)
-        setup = build_setup(methods, options)
+        setup = build_setup(methods, options, notify=lambda note: click.echo(note, err=True))
         out = out or Path("results") / f"{problems[0].dataset}_{n}_{time.strftime('%Y%m%d-%H%M%S')}"
         click.echo(f"results: {out}", err=True)
         prepare_folder(out, problems, {"dataset": dataset, "n": n, "seed": seed, "started": now()})

@@ -27,6 +27,17 @@ QUESTION = ("A baker makes 24 loaves a day and sells each for $3. Flour for one 
             "and he pays $40 a day in rent. How much profit does he make in a week?")
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gguf", required=True)
@@ -65,7 +76,7 @@ def main() -> None:
               flush=True)
     b, a = statistics.median(bare_speeds), statistics.median(adapter_speeds)
     print(json.dumps({"model": Path(args.gguf).name, "device": runtime.device, "threads": threads,
-                      "cpu": platform.processor() or platform.machine(), "runs": args.runs,
+                      "cpu": cpu_name(), "runs": args.runs,
                       "max_tokens": args.max_tokens, "bare_tok_s": round(b, 2),
                       "adapter_tok_s": round(a, 2), "ratio": round(a / b, 3)}))
 

@@ -72,8 +72,11 @@ def cached_path(ref: str, cache_dir: str | os.PathLike | None = None) -> Path | 
 
 
 def resolve(ref: str, cache_dir: str | os.PathLike | None = None,
-            offline: bool | None = None) -> Path:
-    """A local path for the GGUF `ref`, downloading it into the Hugging Face cache if needed."""
+            offline: bool | None = None, flag: str = "--specialist") -> Path:
+    """A local path for the GGUF `ref`, downloading it into the Hugging Face cache if needed.
+
+    `flag` is the option through which the user can name a local file instead.
+    """
     hub = hub_file(ref)
     if hub is None:
         path = Path(ref).expanduser()
@@ -82,18 +85,19 @@ def resolve(ref: str, cache_dir: str | os.PathLike | None = None,
         return path
     path = cached_path(ref, cache_dir)
     if path is None:
-        path = _download(hub, cache_dir, not hub_module.reachable() if offline is None else offline)
+        path = _download(hub, cache_dir, not hub_module.reachable() if offline is None else offline,
+                         flag)
     _check_size(hub, path)
     return path
 
 
-def _download(hub: HubFile, cache_dir, offline: bool) -> Path:
+def _download(hub: HubFile, cache_dir, offline: bool, flag: str) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError,
                                         LocalEntryNotFoundError, RepositoryNotFoundError)
 
     missing = (f"{hub.filename} is not in the Hugging Face cache and the Hub cannot be reached: "
-               f"fetch it from {hub.url}, or pass --specialist PATH to a local GGUF")
+               f"fetch it from {hub.url}, or pass {flag} PATH to a local GGUF")
     if offline:
         raise UserError(missing)
     hub_logger = logging.getLogger("huggingface_hub")

@@ -117,7 +117,8 @@ def assert_one_line_error(proc, fragment):
 def test_user_errors_are_one_line_on_stderr():
     assert_one_line_error(run_cli("solve", "  "), "the question is empty")
     assert_one_line_error(run_cli("solve", "1+1", "--method", "magic"), "unknown method 'magic'")
-    assert_one_line_error(run_cli("solve", "1+1", "--method", "llm"), "no OpenAI API key")
+    assert_one_line_error(run_cli("solve", "1+1", "--method", "llm", "--model", "gpt-4o"),
+                          "no OpenAI API key")
     assert_one_line_error(run_cli("solve", "1+1", "--price", "nonsense"), "--price wants NAME=IN,OUT")
     assert_one_line_error(run_cli("solve"), "Missing argument 'QUESTION'")
 

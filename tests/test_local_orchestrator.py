@@ -1,0 +1,87 @@
+"""The local orchestrator in process, end to end on the real SmolLM2 GGUF.
+
+SmolLM2-135M is far too small to be right, so these tests assert the shape:
+a forced slm_help call happened, the specialist ran, a final text came back.
+The question is "What is 2+2?": on harder ones SmolLM2's greedy argument
+rambles past any token budget, which is a fact about SmolLM2, not the router.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from engine.llama_chat import LlamaChat
+from evals import methods
+from factory import ModelOptions, build_setup
+from specialists import gguf
+from specialists.llama_cpp import shared_runtime
+from specialists.qwen_math import QwenMathSpecialist
+from tests.test_gguf import fill_hub_cache
+
+
+@pytest.fixture(scope="module")
+def runtime(smollm2):
+    return shared_runtime(smollm2)
+
+
+def test_router_on_a_local_gguf_with_a_forced_tool_call(runtime):
+    setup = methods.Setup(orchestrator=LlamaChat(runtime, max_tokens=256),
+                          specialist=QwenMathSpecialist(runtime, max_tokens=32), max_turns=3)
+    trace = methods.router(setup, "What is 2+2?")
+    assert trace.tool_calls and trace.tool_calls[0].name == "slm_help"
+    assert not trace.tool_calls[0].is_error
+    assert json.loads(trace.tool_calls[0].arguments)["question"]  # the grammar gave the schema's shape
+    assert trace.usage["specialist"].calls >= 1 and trace.usage["specialist"].output_tokens > 0
+    assert trace.usage["orchestrator"].calls == len(trace.turns) >= 2
+    assert trace.turns[0].finish_reason == "tool_calls"
+    assert trace.cost_usd == 0 and trace.local == ["orchestrator", "specialist"]
+    assert trace.stopped == "answer" and trace.final_text
+
+
+def test_the_same_gguf_is_loaded_once_for_both_roles(smollm2):
+    options = ModelOptions(model=str(smollm2), specialist=str(smollm2))
+    setup = build_setup(["router"], options)
+    assert setup.orchestrator.runtime is setup.specialist.runtime
+
+
+def test_solve_without_a_key_runs_locally(smollm2):
+    result = CliRunner().invoke(cli, ["solve", "What is 2+2?", "--model", str(smollm2),
+                                      "--specialist", str(smollm2), "--orchestrator-max-tokens", "256",
+                                      "--specialist-max-tokens", "32", "--max-turns", "3", "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["tool_calls"][0]["name"] == "slm_help"
+    assert data["usage"]["specialist"]["calls"] >= 1
+    assert data["cost_usd"] == 0 and set(data["local"]) == {"orchestrator", "specialist"}
+
+
+def test_without_a_key_the_default_is_the_local_model(tmp_path, smollm2, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    # Offline and not cached: one line that names the file and --model PATH.
+    result = CliRunner().invoke(cli, ["solve", "2+2", "--specialist", str(smollm2)])
+    assert result.exit_code == 1
+    assert "Qwen2.5-1.5B-Instruct-Q4_K_M.gguf is not in the Hugging Face cache" in result.output
+    assert "--model PATH" in result.output
+
+    # Cached (here a small stand-in under the default's name): it runs, and says why.
+    hub = gguf.hub_file("qwen2.5-1.5b-instruct")
+    fill_hub_cache(tmp_path / "hub", hub.repo, hub.filename, smollm2)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    result = CliRunner().invoke(cli, ["solve", "2+2", "--specialist", str(smollm2),
+                                      "--orchestrator-max-tokens", "256", "--specialist-max-tokens", "16",
+                                      "--max-turns", "2", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "no OPENAI_API_KEY and no --base-url: the orchestrator is the local GGUF qwen2.5-1.5b-instruct" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["models"]["orchestrator"] == "Qwen2.5-1.5B-Instruct-Q4_K_M.gguf"
+
+
+def test_an_explicit_api_model_without_a_key_is_an_error():
+    result = CliRunner().invoke(cli, ["solve", "2+2", "--model", "gpt-4o", "--method", "llm"])
+    assert result.exit_code == 1 and "no OpenAI API key" in result.output
