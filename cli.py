@@ -17,7 +17,7 @@ import click
 
 from engine.errors import UserError
 
-METHOD_NAMES = ("router", "llm", "slm")
+METHOD_NAMES = ("router", "llm", "slm", "cascade")
 
 
 @contextlib.contextmanager
@@ -60,6 +60,19 @@ def model_options(f):
                           "price table (repeatable)."),
         click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True,
                      help="Seconds to wait for one API reply."),
+        click.option("--no-cache", is_flag=True,
+                     help="Call the models even when the response cache has the answer."),
+        click.option("--no-batch", is_flag=True,
+                     help="Decode GGUF specialist calls one at a time instead of together."),
+        click.option("--samples", type=click.IntRange(1, 64), default=4, show_default=True,
+                     help="cascade: solutions the specialist samples per problem."),
+        click.option("--threshold", type=click.FloatRange(0, 1.01), default=0.75, show_default=True,
+                     help="cascade: escalate to the orchestrator when the majority's share is "
+                          "below this (1.01: always)."),
+        click.option("--sample-temperature", type=click.FloatRange(0.01, 2), default=0.7,
+                     show_default=True, help="cascade: sampling temperature."),
+        click.option("--sample-top-p", type=click.FloatRange(0.01, 1), default=0.8,
+                     show_default=True, help="cascade: nucleus sampling mass."),
     ]
     return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
 
@@ -67,6 +80,7 @@ def model_options(f):
 def make_options(kw: dict):
     from engine.pricing import parse_price
     from factory import ModelOptions
+    from specialists.base import SamplingParams
 
     return ModelOptions(
         model=kw["model"], base_url=kw["base_url"], api_key=kw["api_key"],
@@ -74,7 +88,10 @@ def make_options(kw: dict):
         specialist_max_tokens=kw["specialist_max_tokens"],
         orchestrator_max_tokens=kw["orchestrator_max_tokens"], gpu_layers=kw["gpu_layers"],
         max_turns=kw["max_turns"], force_tool=not kw["no_force_tool"], timeout=kw["timeout"],
-        prices=dict(parse_price(p) for p in kw["prices"]))
+        prices=dict(parse_price(p) for p in kw["prices"]), cache=not kw["no_cache"],
+        batch=not kw["no_batch"], threshold=kw["threshold"],
+        sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],
+                                top_p=kw["sample_top_p"]))
 
 
 def check_method(method: str, allowed=METHOD_NAMES) -> str:
@@ -98,7 +115,8 @@ def cli():
 @cli.command()
 @click.argument("question")
 @click.option("--method", default="router", show_default=True,
-              help="router (orchestrator + slm_help), llm (orchestrator alone), slm (specialist alone).")
+              help="router (orchestrator + slm_help), llm (orchestrator alone), slm (specialist "
+                   "alone), cascade (specialist samples; orchestrator only when they disagree).")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def solve(question, method, as_json, **kw):
@@ -123,6 +141,12 @@ def solve(question, method, as_json, **kw):
 
 def print_solution(result: dict) -> None:
     click.echo(result["answer"] if result["answer"] is not None else "(no final answer found)")
+    details = result["details"]
+    if "agreement" in details:
+        votes = ", ".join(f"{c['answer']} x{c['count']}" for c in details["candidates"]) or "none"
+        click.echo(f"  samples: {votes}; agreement {details['agreement']:.2f} "
+                   f"{'<' if details['escalated'] else '>='} {details['threshold']:.2f}, "
+                   f"{'escalated to the orchestrator' if details['escalated'] else 'majority answer'}")
     for call in result["tool_calls"]:
         args = json.dumps(call["arguments"], ensure_ascii=False)
         if len(args) > 100:
@@ -146,7 +170,7 @@ def print_solution(result: dict) -> None:
 
 @cli.command("eval")
 @click.option("--method", default="all", show_default=True,
-              help="llm, router, slm, or all (the three on the same problems).")
+              help="llm, router, slm, cascade, a comma list of them, or all (llm,router,slm).")
 @click.option("--dataset", default="gsm8k", show_default=True,
               help="gsm8k, math500 (from the Hugging Face Hub) or a local JSONL file of either shape.")
 @click.option("--n", type=click.IntRange(1), default=150, show_default=True,
@@ -170,7 +194,8 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, **kw):
     from evals.runner import check_method_settings, now, prepare_folder, run_method
     from factory import build_setup, method_settings
 
-    methods = ["llm", "router", "slm"] if method == "all" else [check_method(method)]
+    methods = ["llm", "router", "slm"] if method == "all" else [
+        check_method(m.strip()) for m in method.split(",") if m.strip()]
     with user_errors():
         problems = load_problems(dataset, n, seed)
         options = make_options(kw)
@@ -192,8 +217,8 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, **kw):
 @click.option("--no-plots", is_flag=True, help="Only the tables.")
 def report(results, no_plots):
     """Compare the methods in a RESULTS folder: table, per-problem agreement, plots."""
-    from evals.report import (agreement, agreement_text, comparison_table, load_results,
-                              write_comparison, write_plots)
+    from evals.report import (agreement, agreement_text, comparison_table, curve_text,
+                              load_results, write_comparison, write_plots)
 
     with user_errors():
         comparison = write_comparison(results)
@@ -201,6 +226,10 @@ def report(results, no_plots):
         click.echo(comparison_table(comparison))
         click.echo()
         click.echo(agreement_text(agreement(records)))
+        curves = curve_text(comparison)
+        if curves:
+            click.echo()
+            click.echo(curves)
         if not no_plots:
             for path in write_plots(results, comparison, records):
                 click.echo(f"wrote {path}")

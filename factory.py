@@ -17,9 +17,11 @@ import attrs
 
 from engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
 from engine.pricing import Price
+from engine.cache import ResponseCache
+from engine.caching import CachedChat, CachedSpecialist
 from evals.methods import NEEDS, Setup
 from specialists import gguf
-from specialists.base import Specialist
+from specialists.base import SamplingParams, Specialist
 from specialists.qwen_math import MAX_TOKENS
 
 
@@ -37,6 +39,10 @@ class ModelOptions:
     force_tool: bool = True
     timeout: float = 120.0
     prices: dict[str, Price] = attrs.field(factory=dict)
+    cache: bool = True  # answer repeated calls from the response cache
+    batch: bool = True  # decode concurrent GGUF specialist calls together
+    sampling: SamplingParams = SamplingParams()
+    threshold: float = 0.75
 
 
 DEFAULT_API_MODEL = "gpt-4o-mini"
@@ -46,10 +52,15 @@ DEFAULT_LOCAL_MODEL = "qwen2.5-1.5b-instruct"
 def build_setup(methods: list[str], options: ModelOptions,
                 notify: Callable[[str], None] = lambda _: None) -> Setup:
     needs = set().union(*(NEEDS[m] for m in methods))
-    return Setup(
-        orchestrator=build_orchestrator(options, notify) if "orchestrator" in needs else None,
-        specialist=build_specialist(options) if "specialist" in needs else None,
-        max_turns=options.max_turns, force_tool=options.force_tool, prices=options.prices)
+    orchestrator = build_orchestrator(options, notify) if "orchestrator" in needs else None
+    specialist = build_specialist(options) if "specialist" in needs else None
+    if options.cache:
+        cache = ResponseCache()
+        orchestrator = orchestrator and CachedChat(orchestrator, cache)
+        specialist = specialist and CachedSpecialist(specialist, cache)
+    return Setup(orchestrator=orchestrator, specialist=specialist, max_turns=options.max_turns,
+                 force_tool=options.force_tool, prices=options.prices, sampling=options.sampling,
+                 threshold=options.threshold)
 
 
 def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
@@ -84,11 +95,16 @@ def build_specialist(options: ModelOptions) -> Specialist:
 
         return OpenAISpecialist(ref, options.specialist_model,
                                 max_tokens=options.specialist_max_tokens, timeout=options.timeout)
+    from specialists.batched import BatchedDecoder
     from specialists.llama_cpp import shared_runtime
     from specialists.qwen_math import QwenMathSpecialist
 
     runtime = shared_runtime(gguf.resolve(ref), gpu_layers=options.gpu_layers)
-    return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens)
+    decoder = None
+    if options.batch:
+        decoder = BatchedDecoder(runtime, n_seq_max=max(8, options.sampling.k),
+                                 ctx_per_seq=options.specialist_max_tokens + 1024)
+    return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder)
 
 
 def method_settings(method: str, options: ModelOptions) -> dict:
@@ -103,4 +119,6 @@ def method_settings(method: str, options: ModelOptions) -> dict:
                         specialist_max_tokens=options.specialist_max_tokens)
     if method == "router":
         settings["force_tool"] = options.force_tool
+    if method == "cascade":
+        settings.update(sampling=attrs.asdict(options.sampling), threshold=options.threshold)
     return settings

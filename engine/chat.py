@@ -11,11 +11,13 @@ import time
 from typing import Any, Protocol
 
 from engine.errors import TransportError, UserError
+from engine.tool_call_text import parse_tool_calls
 from engine.trace import ToolRequest, Turn, Usage
 
 
 class ChatModel(Protocol):
     name: str
+    identity: str  # what the response cache keys on: model, server, sampling settings
     local: bool  # runs in this process: no API cost
 
     def complete(self, messages: list[dict], tools: list[dict],
@@ -54,6 +56,10 @@ class OpenAIChat:
         self._client = openai.OpenAI(api_key=self._key, base_url=base_url,
                                      timeout=timeout, max_retries=max_retries)
 
+    @property
+    def identity(self) -> str:
+        return f"openai:{self.base_url}:{self.name}:t{self.temperature}:max{self.max_tokens}"
+
     def complete(self, messages: list[dict], tools: list[dict],
                  tool_choice: str | dict | None = None) -> Turn:
         request: dict[str, Any] = {"model": self.name, "messages": messages}
@@ -75,8 +81,13 @@ class OpenAIChat:
         message = choice.message
         requests = [ToolRequest(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
                     for c in (message.tool_calls or []) if c.type == "function"]
+        content = message.content
+        if not requests and tools and content:
+            # Servers without a tool-call parser for the model (llama-server on some
+            # templates, vLLM without --tool-call-parser) return the call as text.
+            content, requests = parse_tool_calls(content, {t["function"]["name"] for t in tools})
         usage = response.usage
-        return Turn(content=message.content, tool_requests=requests,
+        return Turn(content=content, tool_requests=requests,
                     usage=Usage.of_call(usage.prompt_tokens if usage else 0,
                                         usage.completion_tokens if usage else 0),
                     seconds=seconds, finish_reason=choice.finish_reason)

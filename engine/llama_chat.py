@@ -23,6 +23,10 @@ class LlamaChat:
         self.name = runtime.name
         self.max_tokens = max_tokens
 
+    @property
+    def identity(self) -> str:
+        return f"gguf:{self.runtime.path.name}:{self.runtime.path.stat().st_size}:max{self.max_tokens}"
+
     def complete(self, messages: list[dict], tools: list[dict],
                  tool_choice: str | dict | None = None) -> Turn:
         forced = tool_choice if isinstance(tool_choice, dict) and tools else None

@@ -4,10 +4,12 @@
 | llm    | the orchestrator alone, no tools |
 | router | the orchestrator, delegating through `slm_help` |
 | slm    | the specialist alone |
+| cascade | the specialist samples k solutions; the orchestrator decides only when they disagree |
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import attrs
@@ -17,7 +19,8 @@ from engine.chat import ChatModel
 from engine.errors import UserError
 from engine.pricing import Price
 from engine.trace import Trace
-from specialists.base import Specialist
+from evals.grading import normalize
+from specialists.base import SamplingParams, Specialist
 from tools.base import ToolRegistry
 from tools.slm import slm_help_tool
 
@@ -33,6 +36,11 @@ Reply briefly: at most one sentence, then the final answer in \\boxed{}."""
 
 FORCE_SLM_HELP = {"type": "function", "function": {"name": "slm_help"}}
 
+CASCADE_SYSTEM = """You decide the answer to a math problem. A math specialist sampled several \
+solutions and their final answers disagree; you see each answer with how many samples gave it.
+Work out which is right: reason briefly, and call slm_help with a clearer or smaller question \
+if that helps. End with the final answer in \\boxed{}."""
+
 
 @attrs.frozen
 class Setup:
@@ -43,6 +51,8 @@ class Setup:
     max_turns: int = 6
     force_tool: bool = True  # the router's first turn must call slm_help
     prices: dict[str, Price] | None = None
+    sampling: SamplingParams = SamplingParams()  # the cascade's k samples
+    threshold: float = 0.75  # the cascade escalates when the majority's share is below this
 
 
 def llm(setup: Setup, question: str) -> Trace:
@@ -74,10 +84,58 @@ def slm(setup: Setup, question: str) -> Trace:
     return loop.summarize(trace, None, setup.prices)
 
 
-METHODS: dict[str, Callable[[Setup, str], Trace]] = {"llm": llm, "router": router, "slm": slm}
+def cascade(setup: Setup, question: str) -> Trace:
+    """Self-consistency first; the orchestrator only for the problems the samples disagree on."""
+    specialist = _need(setup.specialist, "cascade", "a specialist")
+    question = _question(question)
+    samples = specialist.sample(question, setup.sampling)
+    candidates = vote([r.answer for r in samples.results])
+    majority = candidates[0] if candidates else None
+    agreement = majority["count"] / setup.sampling.k if majority else 0.0
+    escalate = agreement < setup.threshold or majority is None
+    details = {**samples.details, "agreement": agreement, "escalated": escalate,
+               "threshold": setup.threshold, "candidates": candidates,
+               "majority": majority["answer"] if majority else None,
+               "samples": [r.text for r in samples.results]}
+    base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
+                 seconds=samples.seconds, component_seconds={"specialist": samples.seconds},
+                 models={"specialist": specialist.name},
+                 local=["specialist"] if specialist.local else [], details=details)
+    if not escalate:
+        # The first sample that gave the majority answer is the final text.
+        text = next(r.text for r in samples.results
+                    if r.answer is not None and normalize(r.answer) == majority["normalized"])
+        return loop.summarize(attrs.evolve(base, final_text=text), None, setup.prices)
+    chat = _need(setup.orchestrator, "cascade", "an orchestrator model to escalate to")
+    listing = "\n".join(f"- {c['answer']} ({c['count']} of {setup.sampling.k})" for c in candidates)
+    messages = [{"role": "system", "content": CASCADE_SYSTEM},
+                {"role": "user", "content": f"Problem:\n{question}\n\nThe specialist's answers:\n"
+                                            f"{listing or '- (no sample stated an answer)'}"}]
+    decided = loop.run(chat, ToolRegistry([slm_help_tool(specialist)]), messages,
+                       max_turns=setup.max_turns, method="cascade", prices=setup.prices)
+    merged = attrs.evolve(base, final_text=decided.final_text, turns=decided.turns,
+                          tool_calls=decided.tool_calls, stopped=decided.stopped,
+                          seconds=base.seconds + decided.seconds)
+    return loop.summarize(merged, chat, setup.prices)
+
+
+def vote(answers: list[str | None]) -> list[dict]:
+    """Distinct answers, most frequent first, equal ones counted together (18 == 18.00)."""
+    counts = Counter(normalize(a) for a in answers if a is not None)
+    first_form = {}
+    for a in answers:
+        if a is not None:
+            first_form.setdefault(normalize(a), a)
+    return [{"answer": first_form[n], "normalized": n, "count": c} for n, c in counts.most_common()]
+
+
+METHODS: dict[str, Callable[[Setup, str], Trace]] = {
+    "llm": llm, "router": router, "slm": slm, "cascade": cascade}
 
 # Which parts each method needs, so nothing else is built (or downloaded).
-NEEDS = {"llm": {"orchestrator"}, "router": {"orchestrator", "specialist"}, "slm": {"specialist"}}
+# The cascade's orchestrator is built up front but called only on escalation.
+NEEDS = {"llm": {"orchestrator"}, "router": {"orchestrator", "specialist"}, "slm": {"specialist"},
+         "cascade": {"orchestrator", "specialist"}}
 
 
 def _question(question: str) -> str:

@@ -51,7 +51,7 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         error = "stopped at --max-turns before a final answer"
     usage = trace.usage if trace else {}
     seconds = trace.component_seconds if trace else {}
-    return {
+    row = {
         "id": problem.id,
         "method": method,
         "prediction": extract_answer(text or ""),
@@ -66,11 +66,21 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "usage": usage_table(trace) if trace else {},
         "tool_calls": len(trace.tool_calls) if trace else 0,
         "cost_usd": trace.cost_usd if trace else None,
+        "component_cost_usd": trace.component_cost_usd if trace else {},
+        "cached_calls": sum(u.cached_calls for u in usage.values()),
         "models": trace.models if trace else {},
         "device": device_of(trace) if trace else None,
         "error": error,
         "trace": trace.to_dict() if trace else None,
     }
+    if trace is not None and "agreement" in trace.details:  # the cascade's vote
+        d = trace.details
+        row.update(agreement=d["agreement"], escalated=d["escalated"], threshold=d["threshold"],
+                   candidates=[{"answer": c["answer"], "count": c["count"]} for c in d["candidates"]],
+                   majority=d["majority"],
+                   majority_correct=d["majority"] is not None and is_correct(
+                       f"\\boxed{{{d['majority']}}}", problem.gold, problem.dataset))
+    return row
 
 
 def device_of(trace: Trace) -> str | None:

@@ -63,7 +63,49 @@ def method_stats(records: list[dict]) -> dict:
         "cost_per_problem_usd": None if total is None or not n else total / n,
         "models": {c: sorted(v) for c, v in models.items()},
         "device": sorted({r["device"] for r in records if r.get("device")}),
+        **cascade_stats(records),
     }
+
+
+def cascade_stats(records: list[dict]) -> dict:
+    voted = [r for r in records if "escalated" in r]
+    if not voted:
+        return {}
+    return {"escalation_rate": sum(r["escalated"] for r in voted) / len(voted),
+            "mean_agreement": statistics.fmean(r["agreement"] for r in voted),
+            "threshold": voted[0]["threshold"],
+            "threshold_curve": threshold_curve(voted)}
+
+
+def threshold_curve(records: list[dict]) -> list[dict]:
+    """Accuracy and cost of the cascade at other thresholds, from the recorded samples alone.
+
+    At threshold t a problem is answered by its majority when its agreement is
+    at least t, else by the orchestrator. The run recorded the orchestrator's
+    answer only where agreement was below the run's threshold, so the curve
+    covers the thresholds up to it; a run at 1.01 escalates every problem that
+    is not unanimous and gives nearly the whole curve.
+    """
+    ran_at = max(r["threshold"] for r in records)
+    levels = sorted({0.0, ran_at, *(r["agreement"] for r in records if r["agreement"] < ran_at)})
+    curve = []
+    for t in levels:
+        correct, cost, escalated = 0, 0.0, 0
+        for r in records:
+            own = r.get("component_cost_usd", {})
+            specialist = own.get("specialist", 0.0)
+            by_majority = r["agreement"] >= t and r["majority"] is not None
+            if by_majority:
+                correct += bool(r["majority_correct"])
+                part = specialist
+            else:
+                escalated += 1
+                correct += bool(r["correct"])
+                part = None if r["cost_usd"] is None else r["cost_usd"]
+            cost = None if cost is None or part is None else cost + part
+        curve.append({"threshold": t, "accuracy": correct / len(records),
+                      "escalation_rate": escalated / len(records), "total_cost_usd": cost})
+    return curve
 
 
 def write_comparison(out: Path) -> dict:
@@ -101,10 +143,29 @@ def comparison_table(comparison: dict) -> str:
             f"{s['orchestrator_input_tokens']:,} / {s['orchestrator_output_tokens']:,}",
             f"{s['specialist_input_tokens']:,} / {s['specialist_output_tokens']:,}",
             f"{s['tool_calls_per_problem']:.2f}", money(s["total_cost_usd"]),
-            money(s["cost_per_problem_usd"]), s["errors"]])
+            money(s["cost_per_problem_usd"]), s["cached_calls"],
+            "-" if "escalation_rate" not in s else f"{s['escalation_rate']:.1%}", s["errors"]])
     headers = ["method", "n", "accuracy", "mean s", "median s", "orchestrator tok in/out",
-               "specialist tok in/out", "tool calls/problem", "cost", "cost/problem", "errors"]
-    return tabulate(rows, headers=headers, tablefmt="github")
+               "specialist tok in/out", "tool calls/problem", "cost", "cost/problem",
+               "cached calls", "escalated", "errors"]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def curve_text(comparison: dict) -> str:
+    from tabulate import tabulate
+
+    lines = []
+    for method, s in comparison.items():
+        if "threshold_curve" not in s:
+            continue
+        rows = [[f"{p['threshold']:.2f}", f"{p['accuracy']:.1%}", f"{p['escalation_rate']:.1%}",
+                 "unknown" if p["total_cost_usd"] is None else f"${p['total_cost_usd']:.4f}"]
+                for p in s["threshold_curve"]]
+        lines.append(f"{method}: accuracy and cost by threshold (recomputed from the recorded "
+                     f"samples; ran at {s['threshold']:.2f})")
+        lines.append(tabulate(rows, headers=["threshold", "accuracy", "escalated", "cost"],
+                              tablefmt="github", disable_numparse=True))
+    return "\n".join(lines)
 
 
 def agreement(results: dict[str, list[dict]]) -> dict:
@@ -153,6 +214,15 @@ def write_plots(out: Path, comparison: dict, results: dict[str, list[dict]]) -> 
                    marker="o" if cost is not None else "x")
         ax.annotate(method + ("" if cost is not None else " (cost unknown)"),
                     (x, s["accuracy"] * 100), textcoords="offset points", xytext=(6, 4))
+    for method, s in comparison.items():
+        curve = [p for p in s.get("threshold_curve", []) if p["total_cost_usd"] is not None]
+        if len(curve) > 1:
+            ax.plot([p["total_cost_usd"] / s["n"] * 1000 for p in curve],
+                    [p["accuracy"] * 100 for p in curve], "--", alpha=0.6,
+                    label=f"{method} by threshold")
+            for p in curve:
+                ax.annotate(f"{p['threshold']:.2f}", (p["total_cost_usd"] / s["n"] * 1000,
+                                                     p["accuracy"] * 100), fontsize=7)
     ax.set_xlabel("USD per 1,000 problems")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Accuracy vs cost")

@@ -18,8 +18,29 @@ class SpecialistResult:
     details: dict[str, Any] = attrs.field(factory=dict)  # device, cache hits, finish reason
 
 
+@attrs.frozen
+class SampleSet:
+    """k sampled solutions of one question: usage counts the shared prompt once."""
+
+    results: list[SpecialistResult]
+    usage: Usage
+    seconds: float
+    details: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class SamplingParams:
+    k: int = 4
+    temperature: float = 0.7
+    top_p: float = 0.8
+    seed: int = 0  # sample i uses seed + i
+
+
 class Specialist(Protocol):
     name: str
+    identity: str  # what the response cache keys on: model, file or server
     local: bool  # runs in this process: no API cost
 
     def solve(self, question: str) -> SpecialistResult: ...
+
+    def sample(self, question: str, params: SamplingParams) -> SampleSet: ...

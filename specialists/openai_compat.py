@@ -10,7 +10,7 @@ from engine.errors import UserError
 from engine.trace import Usage
 from evals.grading import extract_answer
 from specialists import qwen_math
-from specialists.base import SpecialistResult
+from specialists.base import SampleSet, SamplingParams, SpecialistResult
 
 
 class OpenAISpecialist:
@@ -34,19 +34,47 @@ class OpenAISpecialist:
         self._client = openai.OpenAI(api_key=self._key, base_url=base_url, timeout=timeout,
                                      max_retries=max_retries)
 
+    @property
+    def identity(self) -> str:
+        return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}"
+
     def solve(self, question: str) -> SpecialistResult:
+        results, usage, seconds = self._request(question, n=1, temperature=0.0, top_p=1.0, seed=None)
+        return results[0]
+
+    def sample(self, question: str, params: SamplingParams) -> SampleSet:
+        """k samples in one request (`n=k`); servers that return fewer get asked for the rest."""
+        start = time.perf_counter()
+        results, usage, _ = self._request(question, n=params.k, temperature=params.temperature,
+                                          top_p=params.top_p, seed=params.seed)
+        while len(results) < params.k:
+            more, more_usage, _ = self._request(question, n=1, temperature=params.temperature,
+                                                top_p=params.top_p, seed=params.seed + len(results))
+            results += more
+            usage = usage + more_usage
+        return SampleSet(results[:params.k], usage, time.perf_counter() - start, {"device": "remote"})
+
+    def _request(self, question: str, *, n: int, temperature: float, top_p: float,
+                 seed: int | None) -> tuple[list[SpecialistResult], Usage, float]:
+        request = {"model": self.name, "messages": qwen_math.messages_for(question),
+                   "temperature": temperature, "max_tokens": self.max_tokens}
+        if n > 1:
+            request["n"] = n
+        if top_p < 1.0:
+            request["top_p"] = top_p
+        if seed is not None:
+            request["seed"] = seed
         start = time.perf_counter()
         response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
-                               model=self.name, messages=qwen_math.messages_for(question),
-                               temperature=0.0, max_tokens=self.max_tokens)
+                               **request)
         seconds = time.perf_counter() - start
         if not response.choices:
             raise UserError(f"{self.base_url} answered with no choices")
-        choice = response.choices[0]
-        text = choice.message.content or ""
-        usage = response.usage
-        return SpecialistResult(
-            text=text, answer=extract_answer(text),
-            usage=Usage.of_call(usage.prompt_tokens if usage else 0,
-                                usage.completion_tokens if usage else 0),
-            seconds=seconds, details={"finish_reason": choice.finish_reason, "device": "remote"})
+        u = response.usage
+        usage = Usage.of_call(u.prompt_tokens if u else 0, u.completion_tokens if u else 0)
+        results = [SpecialistResult(
+            text=choice.message.content or "", answer=extract_answer(choice.message.content or ""),
+            usage=usage if i == 0 else Usage(), seconds=seconds,
+            details={"finish_reason": choice.finish_reason, "device": "remote"})
+            for i, choice in enumerate(response.choices)]
+        return results, usage, seconds

@@ -1,10 +1,12 @@
-"""Qwen2.5-Math's official chat prompt and the answer it ends with."""
+"""Qwen2.5-Math's official chat prompt, and the GGUF specialist that uses it."""
 
 from __future__ import annotations
 
+import time
+
 from engine.trace import Usage
 from evals.grading import extract_answer
-from specialists.base import SpecialistResult
+from specialists.base import SampleSet, SamplingParams, SpecialistResult
 
 # From the Qwen2.5-Math model card: greedy decoding with this system message.
 SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -20,19 +22,65 @@ def messages_for(question: str) -> list[dict]:
 
 
 class QwenMathSpecialist:
-    """Qwen2.5-Math (or a stand-in GGUF) run in process by llama.cpp."""
+    """Qwen2.5-Math (or a stand-in GGUF) run in process by llama.cpp.
+
+    With a `decoder` (specialists.batched), concurrent calls and the k samples of
+    one question are decoded together; without one, calls take turns on the
+    runtime's lock.
+    """
 
     local = True
 
-    def __init__(self, runtime, *, max_tokens: int = MAX_TOKENS):
+    def __init__(self, runtime, *, max_tokens: int = MAX_TOKENS, decoder=None):
         self.runtime = runtime
         self.max_tokens = max_tokens
+        self.decoder = decoder
         self.name = runtime.name
 
+    @property
+    def identity(self) -> str:
+        return f"gguf:{self.runtime.path.name}:{self.runtime.path.stat().st_size}:max{self.max_tokens}"
+
     def solve(self, question: str) -> SpecialistResult:
-        response = self.runtime.chat(messages_for(question), max_tokens=self.max_tokens,
-                                     temperature=0.0)
-        return _result(response, self.runtime)
+        if self.decoder is None:
+            response = self.runtime.chat(messages_for(question), max_tokens=self.max_tokens,
+                                         temperature=0.0)
+            return _result(response, self.runtime)
+        return self._batched(question, SamplingParams(k=1, temperature=0.0, top_p=1.0)).results[0]
+
+    def sample(self, question: str, params: SamplingParams) -> SampleSet:
+        if self.decoder is not None:
+            return self._batched(question, params)
+        # Sequential fallback: one chat call per sample, each with its own seed.
+        start = time.perf_counter()
+        results = [_result(self.runtime.chat(messages_for(question), max_tokens=self.max_tokens,
+                                             temperature=params.temperature, top_p=params.top_p,
+                                             seed=params.seed + i), self.runtime)
+                   for i in range(params.k)]
+        usage = sum((r.usage for r in results), Usage())
+        return SampleSet(results, usage, time.perf_counter() - start,
+                         {"device": self.runtime.device, "batched": False})
+
+    def _batched(self, question: str, params: SamplingParams) -> SampleSet:
+        from specialists.batched import Sampling
+
+        prompt = self.runtime.prompt_tokens(messages_for(question))
+        out = self.decoder.generate(prompt, n=params.k, max_tokens=self.max_tokens,
+                                    sampling=Sampling(params.temperature, params.top_p, params.seed))
+        seconds = out.queue_seconds + out.generate_seconds
+        details = {"device": self.runtime.device, "batched": True,
+                   "wait_seconds": out.queue_seconds, "generate_seconds": out.generate_seconds}
+        results = [SpecialistResult(
+            text=g.text, answer=extract_answer(g.text),
+            # The prompt is evaluated once for all k: count it with the first sample.
+            usage=Usage.of_call(out.prompt_tokens if i == 0 else 0, g.completion_tokens),
+            seconds=seconds,
+            details={**details, "finish_reason": g.finish_reason,
+                     "tokens_per_second": g.completion_tokens / out.generate_seconds
+                     if out.generate_seconds > 0 else None})
+            for i, g in enumerate(out.generations)]
+        usage = Usage(out.prompt_tokens, sum(g.completion_tokens for g in out.generations), calls=1)
+        return SampleSet(results, usage, seconds, details)
 
 
 def _result(response: dict, runtime) -> SpecialistResult:

@@ -56,7 +56,8 @@ def error(status: int, message: str = "scripted failure") -> Reply:
 class ChatServer:
     """Serve `respond(request_body) -> Reply`, or a list of Replies in order."""
 
-    def __init__(self, respond: Callable[[dict], Reply] | list[Reply], delay: float = 0.0):
+    def __init__(self, respond: Callable[[dict], Reply] | list[Reply], delay: float = 0.0,
+                 port: int = 0):
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.delay = delay
@@ -70,7 +71,7 @@ class ChatServer:
                         return error(500, "the script ran out of replies")
                     return script.pop(0)
         self._respond = respond
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

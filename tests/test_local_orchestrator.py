@@ -43,7 +43,7 @@ def test_router_on_a_local_gguf_with_a_forced_tool_call(runtime):
 
 
 def test_the_same_gguf_is_loaded_once_for_both_roles(smollm2):
-    options = ModelOptions(model=str(smollm2), specialist=str(smollm2))
+    options = ModelOptions(model=str(smollm2), specialist=str(smollm2), cache=False)
     setup = build_setup(["router"], options)
     assert setup.orchestrator.runtime is setup.specialist.runtime
 

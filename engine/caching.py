@@ -1,0 +1,87 @@
+"""Cache wrappers: a ChatModel or Specialist whose answers are kept in a ResponseCache.
+
+A hit costs nothing and sends nothing: its tokens are counted apart
+(`Usage.cached_*`) so that reports count only real calls, and the record says
+it was a hit.
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+from engine.cache import ResponseCache, cache_key
+from engine.trace import ToolRequest, Turn, Usage
+from specialists.base import SampleSet, SamplingParams, SpecialistResult
+
+
+class _Cached:
+    """Stands in for the wrapped model: same name, identity and locality."""
+
+    def __init__(self, inner, cache: ResponseCache):
+        self.inner = inner
+        self.cache = cache
+
+    name = property(lambda self: self.inner.name)
+    local = property(lambda self: self.inner.local)
+    identity = property(lambda self: self.inner.identity)
+
+
+class CachedChat(_Cached):
+
+    def complete(self, messages: list[dict], tools: list[dict],
+                 tool_choice: str | dict | None = None) -> Turn:
+        key = cache_key(kind="chat", model=self.identity, messages=messages, tools=tools,
+                        tool_choice=tool_choice)
+        start = time.perf_counter()
+        stored = self.cache.get(key)
+        if stored is not None:
+            usage = Usage(**stored["usage"])
+            return Turn(content=stored["content"],
+                        tool_requests=[ToolRequest(**r) for r in stored["tool_requests"]],
+                        usage=Usage.of_call(usage.input_tokens, usage.output_tokens, cached=True),
+                        seconds=time.perf_counter() - start, finish_reason=stored["finish_reason"],
+                        cached=True)
+        turn = self.inner.complete(messages, tools, tool_choice)
+        self.cache.put(key, "chat", attrs.asdict(turn))
+        return turn
+
+
+class CachedSpecialist(_Cached):
+
+    def solve(self, question: str) -> SpecialistResult:
+        key = cache_key(kind="solve", model=self.identity, question=question)
+        start = time.perf_counter()
+        stored = self.cache.get(key)
+        if stored is not None:
+            return _from_cache(stored, time.perf_counter() - start)
+        result = self.inner.solve(question)
+        self.cache.put(key, "solve", attrs.asdict(result))
+        return result
+
+    def sample(self, question: str, params: SamplingParams) -> SampleSet:
+        keys = [cache_key(kind="sample", model=self.identity, question=question,
+                          temperature=params.temperature, top_p=params.top_p, seed=params.seed,
+                          index=i) for i in range(params.k)]
+        start = time.perf_counter()
+        stored = [self.cache.get(k) for k in keys]
+        if all(s is not None for s in stored):
+            seconds = time.perf_counter() - start
+            results = [_from_cache(s, seconds) for s in stored]
+            total = sum((r.usage for r in results), Usage())
+            # One cached request, as the real one was one request.
+            return SampleSet(results, attrs.evolve(total, cached_calls=1), seconds, {"cached": True})
+        samples = self.inner.sample(question, params)  # a partial hit is sampled anew, all k
+        for key, result in zip(keys, samples.results):
+            self.cache.put(key, "sample", attrs.asdict(result))
+        return samples
+
+
+def _from_cache(stored: dict, seconds: float) -> SpecialistResult:
+    usage = Usage(**stored["usage"])
+    return SpecialistResult(
+        text=stored["text"], answer=stored["answer"],
+        usage=Usage.of_call(usage.input_tokens, usage.output_tokens, cached=True),
+        seconds=seconds,
+        details={**stored["details"], "cached": True, "original_seconds": stored["seconds"]})

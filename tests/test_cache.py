@@ -1,0 +1,141 @@
+"""The response cache: hits send nothing, are counted apart, and survive a kill."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from engine.cache import ResponseCache, cache_dir, cache_key
+from engine.caching import CachedChat, CachedSpecialist
+from engine.chat import OpenAIChat
+from evals.runner import read_records
+from specialists.base import SamplingParams
+from specialists.openai_compat import OpenAISpecialist
+from tests.chat_server import ChatServer, completion, tool_call
+from tests.test_eval import GSM8K, N, SEED, orchestrator, specialist
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = [{"type": "function", "function": {"name": "f", "description": "d",
+                                           "parameters": {"type": "object", "properties": {}}}}]
+
+
+def test_the_cache_lives_under_xdg_cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c" / "math-router"
+    assert ResponseCache().path == tmp_path / "c" / "math-router" / "responses.sqlite"
+
+
+def test_a_repeated_chat_call_is_a_hit_that_sends_nothing(tmp_path):
+    cache = ResponseCache(tmp_path / "r.sqlite")
+    with ChatServer(lambda _: completion(tool_calls=[tool_call("f", {})], prompt_tokens=30,
+                                         completion_tokens=7)) as server:
+        chat = CachedChat(OpenAIChat("gpt-4o-mini", base_url=server.url), cache)
+        messages = [{"role": "user", "content": "hi"}]
+        first = chat.complete(messages, TOOLS, "auto")
+        second = chat.complete(messages, TOOLS, "auto")
+        other_tools = chat.complete(messages, [], None)
+        other_messages = chat.complete([{"role": "user", "content": "hello"}], TOOLS, "auto")
+    assert len(server.requests) == 3  # the repeat was not sent
+    assert not first.cached and second.cached
+    assert second.tool_requests == first.tool_requests and second.content == first.content
+    assert (second.usage.input_tokens, second.usage.output_tokens, second.usage.calls) == (0, 0, 0)
+    assert (second.usage.cached_input_tokens, second.usage.cached_output_tokens) == (30, 7)
+    assert second.usage.cached_calls == 1
+    assert not other_tools.cached and not other_messages.cached
+
+
+def test_keys_change_with_every_part():
+    base = dict(kind="chat", model="m", messages=[{"role": "user", "content": "x"}], tools=[],
+                tool_choice=None)
+    keys = {cache_key(**base)}
+    for change in ({"model": "m2"}, {"messages": []}, {"tools": TOOLS}, {"tool_choice": "auto"}):
+        keys.add(cache_key(**{**base, **change}))
+    assert len(keys) == 5
+    assert cache_key(**base) == cache_key(**dict(reversed(list(base.items()))))
+
+
+def test_samples_are_cached_per_index(tmp_path):
+    answers = iter(range(100))
+
+    def sampled(request):
+        n = request.get("n", 1)
+        return completion(choices=[{"index": i, "message": {"role": "assistant",
+                                                            "content": f"\\boxed{{{next(answers)}}}"},
+                                    "finish_reason": "stop"} for i in range(n)])
+
+    cache = ResponseCache(tmp_path / "r.sqlite")
+    with ChatServer(sampled) as server:
+        spec = CachedSpecialist(OpenAISpecialist(server.url, "m"), cache)
+        params = SamplingParams(k=3, seed=5)
+        first = spec.sample("q", params)
+        again = spec.sample("q", params)
+        other_seed = spec.sample("q", SamplingParams(k=3, seed=6))
+    assert [r.answer for r in first.results] == ["0", "1", "2"]
+    assert [r.answer for r in again.results] == ["0", "1", "2"]
+    assert all(r.details["cached"] for r in again.results)
+    assert again.usage.cached_calls == 1 and again.usage.calls == 0
+    assert [r.answer for r in other_seed.results] == ["3", "4", "5"]
+    assert server.requests[0]["n"] == 3 and len(server.requests) == 2
+
+
+def test_an_eval_rerun_into_a_fresh_folder_sends_nothing(tmp_path):
+    args = ["eval", "--dataset", GSM8K, "--n", str(N), "--seed", str(SEED), "--method", "llm,router,slm,cascade",
+            "--specialist-model", "qwen-math", "--no-progress", "--price", "qwen-math=0,0"]
+
+    def run(orch, spec, out, *extra):
+        result = CliRunner().invoke(cli, [*args, "--out", str(out), "--base-url", orch.url,
+                                          "--specialist", spec.url, *extra],
+                                    env={"OPENAI_API_KEY": "sk-test"}, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        run(orch, spec, tmp_path / "first")
+        sent = len(orch.requests), len(spec.requests)
+        run(orch, spec, tmp_path / "again")
+        assert (len(orch.requests), len(spec.requests)) == sent  # nothing sent the second time
+        run(orch, spec, tmp_path / "bypass", "--no-cache")
+        assert len(orch.requests) > sent[0] and len(spec.requests) > sent[1]
+
+    first = json.loads((tmp_path / "first" / "comparison.json").read_text())
+    again = json.loads((tmp_path / "again" / "comparison.json").read_text())
+    for method in ("llm", "router", "slm", "cascade"):
+        assert again[method]["accuracy"] == first[method]["accuracy"]
+        assert again[method]["real_calls"] == 0 and again[method]["cached_calls"] > 0
+        assert again[method]["input_tokens"] == 0 and again[method]["total_cost_usd"] == 0
+    assert first["llm"]["total_cost_usd"] > 0 and first["llm"]["cached_calls"] == 0
+    for r in read_records(tmp_path / "again" / "results_router.jsonl"):
+        assert r["cached_calls"] == 3  # two orchestrator turns and the specialist
+
+
+def test_the_cache_survives_a_kill(tmp_path):
+    path = tmp_path / "r.sqlite"
+    writer = ("import sys; sys.path.insert(0, %r)\n"
+              "from engine.cache import ResponseCache\n"
+              "c = ResponseCache(%r)\n"
+              "i = 0\n"
+              "while True:\n"
+              "    c.put(str(i), 'chat', {'i': i, 'pad': 'x' * 2000}); i += 1\n") % (str(ROOT), str(path))
+    proc = subprocess.Popen([sys.executable, "-c", writer])
+    deadline = time.time() + 30
+    while time.time() < deadline and not path.exists():
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    count = db.execute("SELECT count(*) FROM responses").fetchone()[0]
+    db.close()
+    assert count > 10
+    cache = ResponseCache(path)
+    assert cache.get("0") == {"i": 0, "pad": "x" * 2000}
+    assert cache.get(str(count - 1))["i"] == count - 1

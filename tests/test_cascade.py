@@ -1,0 +1,129 @@
+"""The cascade: k samples vote; the orchestrator decides only when they disagree."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from evals.runner import read_records
+from tests.chat_server import ChatServer, completion
+from tests.test_eval import GSM8K, N, PROBLEMS, SEED, user_question
+
+GOLD = {p.question: p.gold for p in PROBLEMS}
+# The specialist's four sampled answers per problem (index in PROBLEMS); the rest: all gold.
+VOTES = {0: ["g", "g", "g", "g"],      # unanimous: no escalation
+         1: ["g", "g", "g", "w"],      # 3 of 4 = 0.75: no escalation at 0.75
+         2: ["w", "w", "g", "g"],      # split: escalated, the orchestrator picks gold
+         3: ["w", "w", "w", "g"],      # wrong majority 0.75: stands, counted wrong
+         4: ["w", "g", None, None],    # 1 of 4: escalated
+         5: [None, None, None, None]}  # no answers at all: escalated
+
+
+def answer_for(question: str, vote: str | None) -> str:
+    if vote is None:
+        return "I am not sure."
+    gold = int(GOLD[question])
+    return f"Working...\n\\boxed{{{gold if vote == 'g' else gold + 1}}}"
+
+
+def specialist(request: dict):
+    question = user_question(request)
+    index = next(i for i, p in enumerate(PROBLEMS) if p.question == question)
+    votes = VOTES[index]
+    start = request.get("seed", 0)
+    n = request.get("n", 1)
+    return completion(choices=[{"index": i, "message": {"role": "assistant",
+                                                        "content": answer_for(question, votes[(start + i) % 4])},
+                                "finish_reason": "stop"} for i in range(n)],
+                      prompt_tokens=50, completion_tokens=100 * n)
+
+
+def orchestrator(request: dict):
+    prompt = request["messages"][-1]["content"]
+    question = prompt.split("Problem:\n", 1)[1].split("\n\nThe specialist's answers:", 1)[0]
+    return completion(f"The second line of reasoning holds. \\boxed{{{GOLD[question]}}}",
+                      prompt_tokens=200, completion_tokens=30, model="gpt-4o-mini")
+
+
+def run(tmp_path, *extra):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        result = CliRunner().invoke(cli, [
+            "eval", "--method", "cascade", "--dataset", GSM8K, "--n", str(N), "--seed", str(SEED),
+            "--out", str(out), "--base-url", orch.url, "--specialist", spec.url,
+            "--specialist-model", "qwen-math", "--price", "qwen-math=0,0", "--no-progress", *extra],
+            env={"OPENAI_API_KEY": "sk-test"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    records = {r["id"]: r for r in read_records(out / "results_cascade.jsonl")}
+    return out, [records[p.id] for p in PROBLEMS], orch, spec
+
+
+def test_votes_escalations_and_records(tmp_path):
+    out, records, orch, spec = run(tmp_path)
+    assert [r["agreement"] for r in records] == [1.0, 0.75, 0.5, 0.75, 0.25, 0.0]
+    assert [r["escalated"] for r in records] == [False, False, True, False, True, True]
+    assert [r["correct"] for r in records] == [True, True, True, False, True, True]
+    assert [r["majority_correct"] for r in records] == [True, True, False, False, False, False]
+    assert records[2]["candidates"] == [
+        {"answer": str(int(PROBLEMS[2].gold) + 1), "count": 2}, {"answer": PROBLEMS[2].gold, "count": 2}]
+    assert records[5]["candidates"] == [] and records[5]["majority"] is None
+    # One request of n=4 per problem; the orchestrator only for the three escalations.
+    assert [r.get("n") for r in spec.requests] == [4] * N
+    assert len(orch.requests) == 3
+    escalation = orch.requests[0]["messages"][-1]["content"]
+    assert "(2 of 4)" in escalation and "slm_help" in json.dumps(orch.requests[0]["tools"])
+    unanimous = records[0]
+    assert unanimous["usage"]["orchestrator"]["calls"] == 0 and unanimous["cost_usd"] == 0
+    assert unanimous["usage"]["specialist"] == {"input_tokens": 50, "output_tokens": 400, "calls": 1,
+                                                "cached_calls": 0}
+
+    summary = json.loads((out / "comparison.json").read_text())["cascade"]
+    assert summary["escalation_rate"] == pytest.approx(3 / 6)
+    assert summary["accuracy"] == pytest.approx(5 / 6)
+    per_escalation = (200 * 0.15 + 30 * 0.60) / 1e6
+    assert summary["total_cost_usd"] == pytest.approx(3 * per_escalation)
+    curve = {p["threshold"]: p for p in summary["threshold_curve"]}
+    assert sorted(curve) == [0.0, 0.25, 0.5, 0.75]
+    # Threshold 0: every majority stands (0 and 1 right); only problem 5, with no
+    # answer to vote on, still goes to the orchestrator (and is right).
+    assert curve[0.0]["accuracy"] == pytest.approx(3 / 6)
+    assert curve[0.0]["escalation_rate"] == pytest.approx(1 / 6)
+    assert curve[0.0]["total_cost_usd"] == pytest.approx(per_escalation)
+    assert curve[0.25]["accuracy"] == pytest.approx(3 / 6)
+    assert curve[0.5]["accuracy"] == pytest.approx(4 / 6)  # problem 4 escalated; 2 still by majority
+    assert curve[0.75] == {"threshold": 0.75, "accuracy": summary["accuracy"],
+                           "escalation_rate": 0.5, "total_cost_usd": pytest.approx(3 * per_escalation)}
+
+
+def test_report_shows_the_curve(tmp_path):
+    out, _, _, _ = run(tmp_path)
+    result = CliRunner().invoke(cli, ["report", str(out), "--no-plots"], catch_exceptions=False)
+    assert "cascade: accuracy and cost by threshold" in result.output
+    header = next(line for line in result.output.splitlines() if line.startswith("| threshold"))
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == ["threshold", "accuracy", "escalated", "cost"]
+    rows = [line for line in result.output.splitlines() if line.startswith("| 0.")]
+    assert [row.split("|")[1].strip() for row in rows] == ["0.00", "0.25", "0.50", "0.75"]
+
+
+def test_a_higher_threshold_escalates_more(tmp_path):
+    _, records, orch, _ = run(tmp_path, "--threshold", "1.01")
+    assert [r["escalated"] for r in records] == [True] * N
+    assert all(r["correct"] for r in records)
+    assert len(orch.requests) == N
+
+
+def test_solve_cascade_prints_the_vote():
+    question = PROBLEMS[1].question
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        result = CliRunner().invoke(cli, ["solve", question, "--method", "cascade", "--base-url", orch.url,
+                                          "--specialist", spec.url, "--specialist-model", "qwen-math"],
+                                    env={"OPENAI_API_KEY": "sk-test"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    gold = PROBLEMS[1].gold
+    assert lines[0] == gold
+    assert lines[1] == f"  samples: {gold} x3, {int(gold) + 1} x1; agreement 0.75 >= 0.75, majority answer"
+    assert orch.requests == []
