@@ -73,6 +73,8 @@ def model_options(f):
                      show_default=True, help="cascade: sampling temperature."),
         click.option("--sample-top-p", type=click.FloatRange(0.01, 1), default=0.8,
                      show_default=True, help="cascade: nucleus sampling mass."),
+        click.option("--sample-top-k", type=click.IntRange(0), default=20, show_default=True,
+                     help="cascade: sample among this many likeliest tokens (0: all; GGUF only)."),
     ]
     return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
 
@@ -91,7 +93,7 @@ def make_options(kw: dict):
         prices=dict(parse_price(p) for p in kw["prices"]), cache=not kw["no_cache"],
         batch=not kw["no_batch"], threshold=kw["threshold"],
         sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],
-                                top_p=kw["sample_top_p"]))
+                                top_p=kw["sample_top_p"], top_k=kw["sample_top_k"]))
 
 
 def check_method(method: str, allowed=METHOD_NAMES) -> str:

@@ -3,8 +3,10 @@
     python benchmarks/specialist_overhead.py --gguf PATH [--runs 5] [--max-tokens 128]
 
 Same GGUF, prompt (Qwen2.5-Math's official one), greedy settings and threads;
-runs alternate between the two so that machine noise hits both alike. The
+runs alternate between the paths so that machine noise hits all alike. The
 figure is completion tokens / wall seconds of the call, median over the runs.
+Two adapter paths: plain (llama-cpp-python's chat completion under the lock)
+and batched (the default: specialists.batched, its own context and sampler).
 Goal: adapter / bare >= 0.95.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from specialists.batched import BatchedDecoder  # noqa: E402
 from specialists.llama_cpp import DEFAULT_N_CTX, LlamaRuntime, physical_cores  # noqa: E402
 from specialists.qwen_math import QwenMathSpecialist, messages_for  # noqa: E402
 
@@ -51,6 +54,7 @@ def main() -> None:
     threads = physical_cores()
     runtime = LlamaRuntime(args.gguf, gpu_layers=args.gpu_layers, n_threads=threads)
     adapter = QwenMathSpecialist(runtime, max_tokens=args.max_tokens)
+    batched = QwenMathSpecialist(runtime, max_tokens=args.max_tokens, decoder=BatchedDecoder(runtime))
     bare = llama_cpp.Llama(model_path=args.gguf, n_gpu_layers=runtime.gpu_layers, n_ctx=DEFAULT_N_CTX,
                            n_threads=threads, n_threads_batch=threads, verbose=False)
     messages = messages_for(QUESTION)
@@ -62,23 +66,26 @@ def main() -> None:
                                           repeat_penalty=1.0)
         return out["usage"]["completion_tokens"] / (time.perf_counter() - start)
 
-    def run_adapter() -> float:
+    def run_adapter(specialist) -> float:
         start = time.perf_counter()
-        result = adapter.solve(QUESTION)
+        result = specialist.solve(QUESTION)
         return result.usage.output_tokens / (time.perf_counter() - start)
 
-    run_bare(), run_adapter()  # warm-up: load, page in the weights
-    bare_speeds, adapter_speeds = [], []
+    run_bare(), run_adapter(adapter), run_adapter(batched)  # warm-up: load, page in the weights
+    bare_speeds, adapter_speeds, batched_speeds = [], [], []
     for i in range(args.runs):
         bare_speeds.append(run_bare())
-        adapter_speeds.append(run_adapter())
-        print(f"run {i + 1}: bare {bare_speeds[-1]:.2f} tok/s, adapter {adapter_speeds[-1]:.2f} tok/s",
-              flush=True)
-    b, a = statistics.median(bare_speeds), statistics.median(adapter_speeds)
+        adapter_speeds.append(run_adapter(adapter))
+        batched_speeds.append(run_adapter(batched))
+        print(f"run {i + 1}: bare {bare_speeds[-1]:.2f} tok/s, adapter {adapter_speeds[-1]:.2f}, "
+              f"batched adapter {batched_speeds[-1]:.2f}", flush=True)
+    b = statistics.median(bare_speeds)
+    a, ab = statistics.median(adapter_speeds), statistics.median(batched_speeds)
     print(json.dumps({"model": Path(args.gguf).name, "device": runtime.device, "threads": threads,
                       "cpu": cpu_name(), "runs": args.runs,
                       "max_tokens": args.max_tokens, "bare_tok_s": round(b, 2),
-                      "adapter_tok_s": round(a, 2), "ratio": round(a / b, 3)}))
+                      "adapter_tok_s": round(a, 2), "ratio": round(a / b, 3),
+                      "batched_adapter_tok_s": round(ab, 2), "batched_ratio": round(ab / b, 3)}))
 
 
 if __name__ == "__main__":

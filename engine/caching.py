@@ -62,8 +62,8 @@ class CachedSpecialist(_Cached):
 
     def sample(self, question: str, params: SamplingParams) -> SampleSet:
         keys = [cache_key(kind="sample", model=self.identity, question=question,
-                          temperature=params.temperature, top_p=params.top_p, seed=params.seed,
-                          index=i) for i in range(params.k)]
+                          temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
+                          seed=params.seed, index=i) for i in range(params.k)]
         start = time.perf_counter()
         stored = [self.cache.get(k) for k in keys]
         if all(s is not None for s in stored):

@@ -20,6 +20,8 @@ HUB = {
     "math500": ("HuggingFaceH4/MATH-500", None, "test"),
 }
 FIELDS = {"gsm8k": "question, answer", "math500": "problem, answer"}
+# Offline copies shipped with the project (data/README.md).
+LOCAL_COPIES = {"gsm8k": "data/gsm8k/test.jsonl", "math500": "data/math500/test.jsonl"}
 
 
 @attrs.frozen
@@ -103,9 +105,11 @@ def _hub_rows(name: str) -> list[dict]:
     try:
         return list(datasets.load_dataset(repo, config, split=split))
     except Exception:
-        raise UserError(
-            f"cannot load {repo} ({'the Hub is unreachable and it is not cached' if offline else 'the Hub refused'}): "
-            f"pass --dataset PATH.jsonl, a local copy with the fields {FIELDS[name]}") from None
+        why = "the Hub is unreachable and it is not cached" if offline else "the Hub refused"
+        copy = Path(__file__).resolve().parents[1] / LOCAL_COPIES[name]
+        hint = f" (this project has one: {copy})" if copy.is_file() else ""
+        raise UserError(f"cannot load {repo} ({why}): pass --dataset PATH.jsonl, a local copy "
+                        f"with the fields {FIELDS[name]}{hint}") from None
     finally:
         datasets.config.HF_HUB_OFFLINE = was
         datasets.logging.set_verbosity(verbosity)

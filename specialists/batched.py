@@ -30,6 +30,7 @@ class Sampling:
     temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0
     seed: int = 0
+    top_k: int = 0  # 0: no top-k cut
 
 
 @attrs.frozen
@@ -188,6 +189,8 @@ class BatchedDecoder:
         if s.temperature <= 0:
             sampler.add_greedy()
         else:
+            if s.top_k > 0:
+                sampler.add_top_k(s.top_k)
             if s.top_p < 1.0:
                 sampler.add_top_p(s.top_p, 1)
             sampler.add_temp(s.temperature)

@@ -113,8 +113,8 @@ class LlamaRuntime:
             return self._llama
 
     def chat(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0,
-             top_p: float = 1.0, seed: int | None = None, tools: list[dict] | None = None,
-             tool_choice: Any = None) -> dict:
+             top_p: float = 1.0, top_k: int = 0, seed: int | None = None,
+             tools: list[dict] | None = None, tool_choice: Any = None) -> dict:
         """A chat completion through the GGUF's own chat template; plain sampling, no penalties.
 
         The response gets a `timings` entry: seconds waiting for the lock,
@@ -128,7 +128,7 @@ class LlamaRuntime:
             start = time.perf_counter()
             response = llama.create_chat_completion(
                 messages=messages, tools=tools or None, tool_choice=tool_choice,
-                max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=0,
+                max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
                 min_p=0.0, repeat_penalty=1.0, seed=seed)
             done = time.perf_counter()
         response["timings"] = {"wait_seconds": locked - asked,

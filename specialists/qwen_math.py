@@ -55,7 +55,7 @@ class QwenMathSpecialist:
         start = time.perf_counter()
         results = [_result(self.runtime.chat(messages_for(question), max_tokens=self.max_tokens,
                                              temperature=params.temperature, top_p=params.top_p,
-                                             seed=params.seed + i), self.runtime)
+                                             top_k=params.top_k, seed=params.seed + i), self.runtime)
                    for i in range(params.k)]
         usage = sum((r.usage for r in results), Usage())
         return SampleSet(results, usage, time.perf_counter() - start,
@@ -66,7 +66,8 @@ class QwenMathSpecialist:
 
         prompt = self.runtime.prompt_tokens(messages_for(question))
         out = self.decoder.generate(prompt, n=params.k, max_tokens=self.max_tokens,
-                                    sampling=Sampling(params.temperature, params.top_p, params.seed))
+                                    sampling=Sampling(params.temperature, params.top_p, params.seed,
+                                                      params.top_k))
         seconds = out.queue_seconds + out.generate_seconds
         details = {"device": self.runtime.device, "batched": True,
                    "wait_seconds": out.queue_seconds, "generate_seconds": out.generate_seconds}

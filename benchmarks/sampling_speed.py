@@ -1,0 +1,64 @@
+"""k sampled solutions (batched, shared prompt) vs one greedy solution, on the same GGUF.
+
+    python benchmarks/sampling_speed.py --gguf PATH [--questions 3] [--k 4]
+
+For each GSM8K question: the time of one greedy solution through the
+specialist, then of k samples (T=0.7, top_p=0.8) decoded together. The k
+samples end when the longest does, so tokens are reported beside the times.
+Goal: k=4 in at most 2.0x the time of one greedy solution (median ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.specialist_overhead import cpu_name  # noqa: E402
+from evals.datasets import load_problems  # noqa: E402
+from specialists.base import SamplingParams  # noqa: E402
+from specialists.batched import BatchedDecoder  # noqa: E402
+from specialists.llama_cpp import LlamaRuntime  # noqa: E402
+from specialists.qwen_math import QwenMathSpecialist  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", required=True)
+    parser.add_argument("--questions", type=int, default=3)
+    parser.add_argument("--k", type=int, default=4)
+    parser.add_argument("--gpu-layers", type=int, default=None)
+    args = parser.parse_args()
+
+    runtime = LlamaRuntime(args.gguf, gpu_layers=args.gpu_layers)
+    specialist = QwenMathSpecialist(runtime, decoder=BatchedDecoder(runtime, n_seq_max=max(8, args.k)))
+    problems = load_problems(str(ROOT / "data" / "gsm8k" / "test.jsonl"), args.questions, 123)
+    specialist.solve("What is 1+1?")  # warm-up: load the weights, set up the batch context
+    rows = []
+    for p in problems:
+        start = time.perf_counter()
+        greedy = specialist.solve(p.question)
+        greedy_s = time.perf_counter() - start
+        start = time.perf_counter()
+        samples = specialist.sample(p.question, SamplingParams(k=args.k, seed=random.Random(p.id).randrange(10**6)))
+        sample_s = time.perf_counter() - start
+        rows.append({"id": p.id, "greedy_s": round(greedy_s, 2), "greedy_tokens": greedy.usage.output_tokens,
+                     "samples_s": round(sample_s, 2),
+                     "sample_tokens": [r.usage.output_tokens for r in samples.results],
+                     "ratio": round(sample_s / greedy_s, 2)})
+        print(json.dumps(rows[-1]), flush=True)
+    print(json.dumps({"model": Path(args.gguf).name, "device": runtime.device, "cpu": cpu_name(),
+                      "threads": runtime.n_threads, "k": args.k,
+                      "median_ratio": statistics.median(r["ratio"] for r in rows),
+                      "total_ratio": round(sum(r["samples_s"] for r in rows) / sum(r["greedy_s"] for r in rows), 2)}))
+
+
+if __name__ == "__main__":
+    main()
