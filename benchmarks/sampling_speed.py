@@ -3,8 +3,11 @@
     python benchmarks/sampling_speed.py --gguf PATH [--questions 3] [--k 4]
 
 For each GSM8K question: the time of one greedy solution through the
-specialist, then of k samples (T=0.7, top_p=0.8) decoded together. The k
-samples end when the longest does, so tokens are reported beside the times.
+specialist, then of k samples (T=0.7, top_p=0.8, top_k=20) decoded together.
+The k samples end when the longest does, so tokens are reported beside the
+times. `--settle` stops sampling as the cascade does, once 3 of 4 answers
+agree (threshold 0.75); `--max-tokens 200` cuts every solution at a length
+most reach, which measures the decoder alone, whatever the sample lengths.
 Goal: k=4 in at most 2.0x the time of one greedy solution (median ratio).
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import sys
@@ -23,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.specialist_overhead import cpu_name  # noqa: E402
 from evals.datasets import load_problems  # noqa: E402
+from evals.methods import StopWhenSettled  # noqa: E402
 from specialists.base import SamplingParams  # noqa: E402
 from specialists.batched import BatchedDecoder  # noqa: E402
 from specialists.llama_cpp import LlamaRuntime  # noqa: E402
@@ -35,10 +40,14 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--gpu-layers", type=int, default=None)
+    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument("--settle", action="store_true", help="stop once the vote is settled")
     args = parser.parse_args()
 
     runtime = LlamaRuntime(args.gguf, gpu_layers=args.gpu_layers)
-    specialist = QwenMathSpecialist(runtime, decoder=BatchedDecoder(runtime, n_seq_max=max(8, args.k)))
+    specialist = QwenMathSpecialist(runtime, max_tokens=args.max_tokens,
+                                    decoder=BatchedDecoder(runtime, n_seq_max=max(8, args.k)))
+    settle = StopWhenSettled(needed=math.ceil(0.75 * args.k)) if args.settle else None
     problems = load_problems(str(ROOT / "data" / "gsm8k" / "test.jsonl"), args.questions, 123)
     specialist.solve("What is 1+1?")  # warm-up: load the weights, set up the batch context
     rows = []
@@ -47,15 +56,18 @@ def main() -> None:
         greedy = specialist.solve(p.question)
         greedy_s = time.perf_counter() - start
         start = time.perf_counter()
-        samples = specialist.sample(p.question, SamplingParams(k=args.k, seed=random.Random(p.id).randrange(10**6)))
+        samples = specialist.sample(p.question, SamplingParams(k=args.k, seed=random.Random(p.id).randrange(10**6)),
+                                    settled=settle)
         sample_s = time.perf_counter() - start
         rows.append({"id": p.id, "greedy_s": round(greedy_s, 2), "greedy_tokens": greedy.usage.output_tokens,
                      "samples_s": round(sample_s, 2),
                      "sample_tokens": [r.usage.output_tokens for r in samples.results],
+                     "cancelled": sum(r.details["finish_reason"] == "cancelled" for r in samples.results),
                      "ratio": round(sample_s / greedy_s, 2)})
         print(json.dumps(rows[-1]), flush=True)
     print(json.dumps({"model": Path(args.gguf).name, "device": runtime.device, "cpu": cpu_name(),
-                      "threads": runtime.n_threads, "k": args.k,
+                      "threads": runtime.n_threads, "k": args.k, "max_tokens": args.max_tokens,
+                      "settle": args.settle,
                       "median_ratio": statistics.median(r["ratio"] for r in rows),
                       "total_ratio": round(sum(r["samples_s"] for r in rows) / sum(r["greedy_s"] for r in rows), 2)}))
 

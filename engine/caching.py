@@ -60,10 +60,12 @@ class CachedSpecialist(_Cached):
         self.cache.put(key, "solve", attrs.asdict(result))
         return result
 
-    def sample(self, question: str, params: SamplingParams) -> SampleSet:
+    def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
+        # An early stop changes which samples finish, so its rule is part of the key.
         keys = [cache_key(kind="sample", model=self.identity, question=question,
                           temperature=params.temperature, top_p=params.top_p, top_k=params.top_k,
-                          seed=params.seed, index=i) for i in range(params.k)]
+                          seed=params.seed, index=i, settled=getattr(settled, "key", None))
+                for i in range(params.k)]
         start = time.perf_counter()
         stored = [self.cache.get(k) for k in keys]
         if all(s is not None for s in stored):
@@ -72,7 +74,7 @@ class CachedSpecialist(_Cached):
             total = sum((r.usage for r in results), Usage())
             # One cached request, as the real one was one request.
             return SampleSet(results, attrs.evolve(total, cached_calls=1), seconds, {"cached": True})
-        samples = self.inner.sample(question, params)  # a partial hit is sampled anew, all k
+        samples = self.inner.sample(question, params, settled)  # a partial hit is sampled anew
         for key, result in zip(keys, samples.results):
             self.cache.put(key, "sample", attrs.asdict(result))
         return samples

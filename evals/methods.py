@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Callable
 
@@ -19,7 +20,7 @@ from engine.chat import ChatModel
 from engine.errors import UserError
 from engine.pricing import Price
 from engine.trace import Trace
-from evals.grading import normalize
+from evals.grading import extract_answer, normalize
 from specialists.base import SamplingParams, Specialist
 from tools.base import ToolRegistry
 from tools.slm import slm_help_tool
@@ -88,7 +89,8 @@ def cascade(setup: Setup, question: str) -> Trace:
     """Self-consistency first; the orchestrator only for the problems the samples disagree on."""
     specialist = _need(setup.specialist, "cascade", "a specialist")
     question = _question(question)
-    samples = specialist.sample(question, setup.sampling)
+    samples = specialist.sample(question, setup.sampling,
+                                StopWhenSettled(needed=math.ceil(setup.threshold * setup.sampling.k - 1e-9)))
     candidates = vote([r.answer for r in samples.results])
     majority = candidates[0] if candidates else None
     agreement = majority["count"] / setup.sampling.k if majority else 0.0
@@ -96,7 +98,9 @@ def cascade(setup: Setup, question: str) -> Trace:
     details = {**samples.details, "agreement": agreement, "escalated": escalate,
                "threshold": setup.threshold, "candidates": candidates,
                "majority": majority["answer"] if majority else None,
-               "samples": [r.text for r in samples.results]}
+               "samples": [r.text for r in samples.results],
+               "samples_cancelled": sum(r.details.get("finish_reason") == "cancelled"
+                                        for r in samples.results)}
     base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
                  seconds=samples.seconds, component_seconds={"specialist": samples.seconds},
                  models={"specialist": specialist.name},
@@ -117,6 +121,26 @@ def cascade(setup: Setup, question: str) -> Trace:
                           tool_calls=decided.tool_calls, stopped=decided.stopped,
                           seconds=base.seconds + decided.seconds)
     return loop.summarize(merged, chat, setup.prices)
+
+
+@attrs.frozen
+class StopWhenSettled:
+    """Stop sampling once one answer has the votes to stand whatever the rest say.
+
+    Only the "it stands" outcome ends sampling early; a problem headed for the
+    orchestrator keeps all its samples, so that what the record shows (and the
+    threshold curve recomputes) is what full sampling would have shown there.
+    """
+
+    needed: int
+
+    @property
+    def key(self) -> str:
+        return f"stop-at-{self.needed}-votes"
+
+    def __call__(self, texts: list[str | None]) -> bool:
+        votes = vote([extract_answer(t) for t in texts if t is not None])
+        return bool(votes) and votes[0]["count"] >= self.needed
 
 
 def vote(answers: list[str | None]) -> list[dict]:

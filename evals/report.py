@@ -90,7 +90,7 @@ def threshold_curve(records: list[dict]) -> list[dict]:
     levels = sorted({0.0, ran_at, *(r["agreement"] for r in records if r["agreement"] < ran_at)})
     curve = []
     for t in levels:
-        correct, cost, escalated = 0, 0.0, 0
+        correct, cost, escalated, tokens = 0, 0.0, 0, 0
         for r in records:
             own = r.get("component_cost_usd", {})
             specialist = own.get("specialist", 0.0)
@@ -102,9 +102,12 @@ def threshold_curve(records: list[dict]) -> list[dict]:
                 escalated += 1
                 correct += bool(r["correct"])
                 part = None if r["cost_usd"] is None else r["cost_usd"]
+                orchestrator = r["usage"].get("orchestrator", {})
+                tokens += orchestrator.get("input_tokens", 0) + orchestrator.get("output_tokens", 0)
             cost = None if cost is None or part is None else cost + part
         curve.append({"threshold": t, "accuracy": correct / len(records),
-                      "escalation_rate": escalated / len(records), "total_cost_usd": cost})
+                      "escalation_rate": escalated / len(records), "total_cost_usd": cost,
+                      "orchestrator_tokens": tokens})
     return curve
 
 
@@ -187,7 +190,8 @@ def agreement_text(result: dict) -> str:
              f"  solved by all:  {len(result['solved_by_all'])}",
              f"  solved by some: {len(result['solved_by_some'])}",
              f"  solved by none: {len(result['solved_by_none'])}"]
-    for method, ids in result["solved_only_by"].items():
+    only = result["solved_only_by"]
+    for method, ids in (only.items() if len(only) > 1 else []):  # "only" needs another method
         shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
         lines.append(f"  only {method}: {len(ids)}" + (f" ({shown})" if ids else ""))
     return "\n".join(lines)
@@ -204,29 +208,32 @@ def write_plots(out: Path, comparison: dict, results: dict[str, list[dict]]) -> 
         raise UserError("plots need matplotlib: pip install -e '.[plot]' "
                         "(or pass --no-plots)") from None
     paths = []
-    fig, ax = plt.subplots(figsize=(6, 4))
+    # Left: money, which is 0 or unknown for local and self-hosted models; right: the
+    # orchestrator's tokens per problem, which every run knows and which API prices follow.
+    fig, (by_cost, by_tokens) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for method, s in comparison.items():
-        if s["accuracy"] is None:
+        if s["accuracy"] is None or not s["n"]:
             continue
         cost = s["cost_per_problem_usd"]
-        x = 0.0 if cost is None else cost * 1000
-        ax.scatter([x], [s["accuracy"] * 100], s=60, label=method,
-                   marker="o" if cost is not None else "x")
-        ax.annotate(method + ("" if cost is not None else " (cost unknown)"),
-                    (x, s["accuracy"] * 100), textcoords="offset points", xytext=(6, 4))
-    for method, s in comparison.items():
-        curve = [p for p in s.get("threshold_curve", []) if p["total_cost_usd"] is not None]
+        tokens = (s["orchestrator_input_tokens"] + s["orchestrator_output_tokens"]) / s["n"]
+        _point(by_cost, method + ("" if cost is not None else " (cost unknown)"),
+               0.0 if cost is None else cost * 1000, s["accuracy"], cost is not None)
+        _point(by_tokens, method, tokens, s["accuracy"], True)
+        curve = s.get("threshold_curve", [])
         if len(curve) > 1:
-            ax.plot([p["total_cost_usd"] / s["n"] * 1000 for p in curve],
-                    [p["accuracy"] * 100 for p in curve], "--", alpha=0.6,
-                    label=f"{method} by threshold")
-            for p in curve:
-                ax.annotate(f"{p['threshold']:.2f}", (p["total_cost_usd"] / s["n"] * 1000,
-                                                     p["accuracy"] * 100), fontsize=7)
-    ax.set_xlabel("USD per 1,000 problems")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy vs cost")
-    ax.grid(alpha=0.3)
+            known = [p for p in curve if p["total_cost_usd"] is not None]
+            if len(known) > 1:
+                _curve(by_cost, method, [(p["threshold"], p["total_cost_usd"] / s["n"] * 1000,
+                                          p["accuracy"]) for p in known])
+            _curve(by_tokens, method, [(p["threshold"], p["orchestrator_tokens"] / s["n"],
+                                        p["accuracy"]) for p in curve])
+    by_cost.set_xlabel("USD per 1,000 problems")
+    by_cost.set_ylabel("accuracy (%)")
+    by_cost.set_title("Accuracy vs cost")
+    by_tokens.set_xlabel("orchestrator tokens per problem (in + out)")
+    by_tokens.set_title("Accuracy vs orchestrator tokens")
+    for ax in (by_cost, by_tokens):
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     paths.append(out / "accuracy_vs_cost.png")
     fig.savefig(paths[-1], dpi=120)
@@ -244,6 +251,18 @@ def write_plots(out: Path, comparison: dict, results: dict[str, list[dict]]) -> 
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
     return paths
+
+
+def _point(ax, label: str, x: float, accuracy: float, known: bool) -> None:
+    ax.scatter([x], [accuracy * 100], s=60, marker="o" if known else "x")
+    ax.annotate(label, (x, accuracy * 100), textcoords="offset points", xytext=(6, 4))
+
+
+def _curve(ax, method: str, points: list[tuple[float, float, float]]) -> None:
+    """The cascade's accuracy at each threshold, labelled with the threshold."""
+    ax.plot([x for _, x, _ in points], [a * 100 for _, _, a in points], "--", alpha=0.6)
+    for threshold, x, accuracy in points:
+        ax.annotate(f"{threshold:.2f}", (x, accuracy * 100), fontsize=7, alpha=0.8)
 
 
 def _sample_size(out: Path) -> int | None:

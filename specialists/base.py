@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import attrs
 
@@ -46,4 +46,5 @@ class Specialist(Protocol):
 
     def solve(self, question: str) -> SpecialistResult: ...
 
-    def sample(self, question: str, params: SamplingParams) -> SampleSet: ...
+    def sample(self, question: str, params: SamplingParams,
+               settled: Callable[[list[str | None]], bool] | None = None) -> SampleSet: ...

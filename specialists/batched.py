@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 
@@ -37,7 +37,7 @@ class Sampling:
 class Generation:
     text: str
     completion_tokens: int
-    finish_reason: str  # "stop" | "length"
+    finish_reason: str  # "stop" | "length" | "cancelled" (the caller's outcome was settled)
 
 
 @attrs.frozen
@@ -70,6 +70,8 @@ class _Request:
     started: float | None = None
     prefilled: int = 0
     sequences: list[_Sequence] = attrs.field(factory=list)
+    settled: Callable[[list[str | None]], bool] | None = None
+    finished_seen: int = 0
 
 
 class BatchedDecoder:
@@ -94,11 +96,18 @@ class BatchedDecoder:
         return self.runtime.name
 
     def generate(self, prompt: list[int], *, n: int = 1, sampling: Sampling = Sampling(),
-                 max_tokens: int = 1024) -> BatchResult:
-        """`n` completions of the token list `prompt`, decoded alongside other callers' requests."""
+                 max_tokens: int = 1024,
+                 settled: Callable[[list[str | None]], bool] | None = None) -> BatchResult:
+        """`n` completions of the token list `prompt`, decoded alongside other callers' requests.
+
+        `settled`, called with the finished texts (None for the rest) each time one
+        finishes, may end the others early ("cancelled") once the caller's outcome
+        cannot change, so a long straggler does not hold the answer up.
+        """
         if not 1 <= n <= self.n_seq_max:
             raise ValueError(f"n must be between 1 and {self.n_seq_max}")
-        request = _Request(list(prompt), n, sampling, max_tokens, Future(), time.perf_counter())
+        request = _Request(list(prompt), n, sampling, max_tokens, Future(), time.perf_counter(),
+                           settled=settled)
         with self._cond:
             self._start()
             self._queue.append(request)
@@ -172,10 +181,26 @@ class BatchedDecoder:
                     free_ids.extend(self._release(request))
                 active = []
                 continue
+            for request in active:
+                self._check_settled(request)
             for request in [r for r in active if all(s.finish_reason for s in r.sequences)]:
                 active.remove(request)
                 free_ids.extend(self._release(request))
                 request.future.set_result(self._result(request))
+
+    def _check_settled(self, request: _Request) -> None:
+        finished = [s for s in request.sequences if s.finish_reason]
+        if request.settled is None or len(finished) == request.finished_seen \
+                or len(finished) == len(request.sequences):
+            return
+        request.finished_seen = len(finished)
+        texts = [self._text(s) if s.finish_reason else None for s in request.sequences]
+        if request.settled(texts):
+            for seq in request.sequences:
+                seq.finish_reason = seq.finish_reason or "cancelled"
+
+    def _text(self, seq: _Sequence) -> str:
+        return self._model.detokenize(seq.tokens).decode("utf-8", errors="replace")
 
     @staticmethod
     def _cells(request: _Request) -> int:
@@ -271,8 +296,7 @@ class BatchedDecoder:
         done = time.perf_counter()
         started = request.started or done
         return BatchResult(
-            generations=[Generation(self._model.detokenize(s.tokens).decode("utf-8", errors="replace"),
-                                    len(s.tokens), s.finish_reason or "stop")
+            generations=[Generation(self._text(s), len(s.tokens), s.finish_reason or "stop")
                          for s in request.sequences],
             prompt_tokens=len(request.prompt),
             queue_seconds=started - request.submitted,

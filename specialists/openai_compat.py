@@ -42,8 +42,12 @@ class OpenAISpecialist:
         results, usage, seconds = self._request(question, n=1, temperature=0.0, top_p=1.0, seed=None)
         return results[0]
 
-    def sample(self, question: str, params: SamplingParams) -> SampleSet:
-        """k samples in one request (`n=k`); servers that return fewer get asked for the rest."""
+    def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
+        """k samples in one request (`n=k`); servers that return fewer get asked for the rest.
+
+        All k are always drawn (`settled` is accepted for the protocol's sake): one request
+        cannot be stopped half way.
+        """
         start = time.perf_counter()
         results, usage, _ = self._request(question, n=params.k, temperature=params.temperature,
                                           top_p=params.top_p, seed=params.seed)

@@ -48,31 +48,37 @@ class QwenMathSpecialist:
             return _result(response, self.runtime)
         return self._batched(question, SamplingParams(k=1, temperature=0.0, top_p=1.0)).results[0]
 
-    def sample(self, question: str, params: SamplingParams) -> SampleSet:
+    def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
+        """k solutions; `settled(texts)` may stop the rest once the caller's outcome is fixed."""
         if self.decoder is not None:
-            return self._batched(question, params)
+            return self._batched(question, params, settled)
         # Sequential fallback: one chat call per sample, each with its own seed.
         start = time.perf_counter()
-        results = [_result(self.runtime.chat(messages_for(question), max_tokens=self.max_tokens,
-                                             temperature=params.temperature, top_p=params.top_p,
-                                             top_k=params.top_k, seed=params.seed + i), self.runtime)
-                   for i in range(params.k)]
+        results: list[SpecialistResult] = []
+        for i in range(params.k):
+            if settled is not None and results and settled([r.text for r in results] + [None] * (params.k - i)):
+                results += [_cancelled(self.runtime)] * (params.k - i)
+                break
+            results.append(_result(self.runtime.chat(
+                messages_for(question), max_tokens=self.max_tokens, temperature=params.temperature,
+                top_p=params.top_p, top_k=params.top_k, seed=params.seed + i), self.runtime))
         usage = sum((r.usage for r in results), Usage())
         return SampleSet(results, usage, time.perf_counter() - start,
                          {"device": self.runtime.device, "batched": False})
 
-    def _batched(self, question: str, params: SamplingParams) -> SampleSet:
+    def _batched(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
         from specialists.batched import Sampling
 
         prompt = self.runtime.prompt_tokens(messages_for(question))
-        out = self.decoder.generate(prompt, n=params.k, max_tokens=self.max_tokens,
+        out = self.decoder.generate(prompt, n=params.k, max_tokens=self.max_tokens, settled=settled,
                                     sampling=Sampling(params.temperature, params.top_p, params.seed,
                                                       params.top_k))
         seconds = out.queue_seconds + out.generate_seconds
         details = {"device": self.runtime.device, "batched": True,
                    "wait_seconds": out.queue_seconds, "generate_seconds": out.generate_seconds}
         results = [SpecialistResult(
-            text=g.text, answer=extract_answer(g.text),
+            # A cancelled sample's text is unfinished: it states no answer.
+            text=g.text, answer=None if g.finish_reason == "cancelled" else extract_answer(g.text),
             # The prompt is evaluated once for all k: count it with the first sample.
             usage=Usage.of_call(out.prompt_tokens if i == 0 else 0, g.completion_tokens),
             seconds=seconds,
@@ -82,6 +88,11 @@ class QwenMathSpecialist:
             for i, g in enumerate(out.generations)]
         usage = Usage(out.prompt_tokens, sum(g.completion_tokens for g in out.generations), calls=1)
         return SampleSet(results, usage, seconds, details)
+
+
+def _cancelled(runtime) -> SpecialistResult:
+    return SpecialistResult(text="", answer=None, usage=Usage(), seconds=0.0,
+                            details={"device": runtime.device, "finish_reason": "cancelled"})
 
 
 def _result(response: dict, runtime) -> SpecialistResult:

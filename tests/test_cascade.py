@@ -95,7 +95,9 @@ def test_votes_escalations_and_records(tmp_path):
     assert curve[0.25]["accuracy"] == pytest.approx(3 / 6)
     assert curve[0.5]["accuracy"] == pytest.approx(4 / 6)  # problem 4 escalated; 2 still by majority
     assert curve[0.75] == {"threshold": 0.75, "accuracy": summary["accuracy"],
-                           "escalation_rate": 0.5, "total_cost_usd": pytest.approx(3 * per_escalation)}
+                           "escalation_rate": 0.5, "total_cost_usd": pytest.approx(3 * per_escalation),
+                           "orchestrator_tokens": 3 * 230}
+    assert curve[0.0]["orchestrator_tokens"] == 230
 
 
 def test_report_shows_the_curve(tmp_path):

@@ -102,7 +102,11 @@ def test_max_turns_is_reported_not_a_crash():
 
 def run_cli(*args, env_extra=None):
     """The CLI as a user runs it: a process, stderr apart."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    import os
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "HF_HUB_OFFLINE": "1",
+           "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"], "HF_HOME": os.environ["HF_HOME"],
+           **(env_extra or {})}
     return subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
