@@ -101,4 +101,4 @@ def _datasets(loader: Callable[[str], int] | None) -> Iterator[Check]:
             rows = loader(name)
             yield Check(f"data set {name}", True, f"{rows} problems", needed=False)
         except Exception as e:
-            yield Check(f"data set {name}", False, str(e).splitlines()[0][:200], needed=False)
+            yield Check(f"data set {name}", False, str(e).splitlines()[0], needed=False)

@@ -15,10 +15,10 @@ from typing import Callable
 
 import attrs
 
-from engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
-from engine.pricing import Price
 from engine.cache import ResponseCache
 from engine.caching import CachedChat, CachedSpecialist
+from engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
+from engine.pricing import Price
 from evals.methods import NEEDS, Setup
 from specialists import gguf
 from specialists.base import SamplingParams, Specialist

@@ -1,9 +1,9 @@
-"""The three ways to answer a question, each question -> Trace.
+"""The ways to answer a question, each question -> Trace.
 
-| method | who answers |
-| llm    | the orchestrator alone, no tools |
-| router | the orchestrator, delegating through `slm_help` |
-| slm    | the specialist alone |
+| method  | who answers |
+| llm     | the orchestrator alone, no tools |
+| router  | the orchestrator, delegating through `slm_help` |
+| slm     | the specialist alone |
 | cascade | the specialist samples k solutions; the orchestrator decides only when they disagree |
 """
 

@@ -53,3 +53,17 @@ def test_data_sets_offline_say_what_to_pass():
     result = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
     row = line(result.output, "data set gsm8k")
     assert row.startswith("✗") and "--dataset PATH.jsonl" in row
+
+
+def test_a_missing_required_package_fails_the_check(monkeypatch):
+    import checks
+
+    monkeypatch.setattr(checks, "REQUIRED_PACKAGES", (*checks.REQUIRED_PACKAGES, "no-such-package-xyz"))
+    result = check()
+    assert result.exit_code == 1
+    assert "✗ no-such-package-xyz: not installed (fix: pip install -e .)" in result.output
+
+
+def test_everything_needed_present_passes_without_a_key_or_models():
+    # No key, no cached GGUF, no Hub: solve still works (local orchestrator, downloads).
+    assert check().exit_code == 0
