@@ -223,8 +223,8 @@ def report(results, no_plots):
                               load_results, write_comparison, write_plots)
 
     with user_errors():
-        comparison = write_comparison(results)
         records = load_results(results)
+        comparison = write_comparison(results, records)
         click.echo(comparison_table(comparison))
         click.echo()
         click.echo(agreement_text(agreement(records)))

@@ -111,9 +111,9 @@ def threshold_curve(records: list[dict]) -> list[dict]:
     return curve
 
 
-def write_comparison(out: Path) -> dict:
+def write_comparison(out: Path, results: dict[str, list[dict]] | None = None) -> dict:
     """comparison.json: per method, the figures of the comparison table, with models, device, date."""
-    results = load_results(out)
+    results = load_results(out) if results is None else results
     info_path = out / "run.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     expected = _sample_size(out)

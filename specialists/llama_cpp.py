@@ -77,6 +77,7 @@ class LlamaRuntime:
         self.lock = threading.RLock()
         self.load_seconds: float | None = None
         self._llama = None
+        self._chat_formatter = None
 
     @property
     def name(self) -> str:
@@ -138,20 +139,27 @@ class LlamaRuntime:
 
     def prompt_tokens(self, messages: list[dict]) -> list[int]:
         """`messages` through the GGUF's chat template, tokenized as `chat` does it."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         llama = self.llama
-        template = llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise UserError(f"{self.path.name} has no chat template")
-        model = llama._model
-        eos, bos = llama.token_eos(), llama.token_bos()
-        formatter = Jinja2ChatFormatter(template=template,
-                                        eos_token=model.token_get_text(eos) if eos != -1 else "",
-                                        bos_token=model.token_get_text(bos) if bos != -1 else "")
-        result = formatter(messages=messages)
+        result = self._formatter()(messages=messages)
         return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
                               special=True)
+
+    def _formatter(self):
+        """The GGUF's chat template, compiled once."""
+        with self.lock:
+            if self._chat_formatter is None:
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+                llama = self.llama
+                template = llama.metadata.get("tokenizer.chat_template")
+                if not template:
+                    raise UserError(f"{self.path.name} has no chat template")
+                model = llama._model
+                eos, bos = llama.token_eos(), llama.token_bos()
+                self._chat_formatter = Jinja2ChatFormatter(
+                    template=template, eos_token=model.token_get_text(eos) if eos != -1 else "",
+                    bos_token=model.token_get_text(bos) if bos != -1 else "")
+            return self._chat_formatter
 
     def describe(self) -> dict:
         return {"device": self.device, "gpu_layers": self.gpu_layers, "threads": self.n_threads,
