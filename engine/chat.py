@@ -75,8 +75,6 @@ class OpenAIChat:
         response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
                                **request)
         seconds = time.perf_counter() - start
-        if not response.choices:
-            raise TransportError(f"{self.base_url} answered with no choices")
         choice = response.choices[0]
         message = choice.message
         requests = [ToolRequest(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
@@ -86,19 +84,17 @@ class OpenAIChat:
             # Servers without a tool-call parser for the model (llama-server on some
             # templates, vLLM without --tool-call-parser) return the call as text.
             content, requests = parse_tool_calls(content, {t["function"]["name"] for t in tools})
-        usage = response.usage
-        return Turn(content=content, tool_requests=requests,
-                    usage=Usage.of_call(usage.prompt_tokens if usage else 0,
-                                        usage.completion_tokens if usage else 0),
+        return Turn(content=content, tool_requests=requests, usage=response_usage(response),
                     seconds=seconds, finish_reason=choice.finish_reason)
 
 
 def call_openai(create, base_url: str, key: str, **request):
-    """Call the SDK; turn its failures (after its own retries) into one-line TransportErrors."""
+    """Call the SDK; its failures (after its own retries), and a reply with no
+    choices, become one-line TransportErrors."""
     import openai
 
     try:
-        return create(**request)
+        response = create(**request)
     except openai.AuthenticationError:
         raise TransportError(f"{base_url} refused the API key (HTTP 401)", systemic=True) from None
     except openai.APITimeoutError:
@@ -108,6 +104,15 @@ def call_openai(create, base_url: str, key: str, **request):
     except openai.APIStatusError as e:
         detail = _scrub(_error_message(e), key)
         raise TransportError(f"{base_url} answered HTTP {e.status_code}: {detail}") from None
+    if not response.choices:
+        raise TransportError(f"{base_url} answered with no choices")
+    return response
+
+
+def response_usage(response) -> Usage:
+    """Tokens of a chat completion; servers that report none count 0."""
+    u = response.usage
+    return Usage.of_call(u.prompt_tokens if u else 0, u.completion_tokens if u else 0)
 
 
 def _error_message(e: Any) -> str:

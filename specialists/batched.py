@@ -141,7 +141,6 @@ class BatchedDecoder:
         self._ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max)
         self._llama_cpp = llama_cpp
-        self._internals = _internals
 
     def _serve(self) -> None:
         active: list[_Request] = []
@@ -229,13 +228,12 @@ class BatchedDecoder:
         batch = self._batch
         batch.n_tokens = 0
 
-        def add(token: int, position: int, seq_ids: list[int], logits: bool) -> int:
+        def add(token: int, position: int, seq_id: int, logits: bool) -> int:
             i = batch.n_tokens
             batch.token[i] = token
             batch.pos[i] = position
-            batch.n_seq_id[i] = len(seq_ids)
-            for j, seq_id in enumerate(seq_ids):
-                batch.seq_id[i][j] = seq_id
+            batch.n_seq_id[i] = 1  # shared prompts are copied after prefill, not tagged twice
+            batch.seq_id[i][0] = seq_id
             batch.logits[i] = logits
             batch.n_tokens += 1
             return i
@@ -243,7 +241,7 @@ class BatchedDecoder:
         decoding = [s for r in active if r.prefilled == len(r.prompt)
                     for s in r.sequences if s.finish_reason is None]
         for seq in decoding:
-            seq.batch_index = add(seq.tokens[-1], seq.position - 1, [seq.seq_id], True)
+            seq.batch_index = add(seq.tokens[-1], seq.position - 1, seq.seq_id, True)
         finishing_prefill: list[tuple[_Request, int]] = []
         for request in active:
             room = self.n_batch - batch.n_tokens
@@ -254,7 +252,7 @@ class BatchedDecoder:
             first = request.sequences[0].seq_id
             end = min(len(request.prompt), request.prefilled + room)
             for position in range(request.prefilled, end):
-                index = add(request.prompt[position], position, [first], position == len(request.prompt) - 1)
+                index = add(request.prompt[position], position, first, position == len(request.prompt) - 1)
             request.prefilled = end
             if end == len(request.prompt):
                 finishing_prefill.append((request, index))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from engine.chat import call_openai
+from engine.chat import call_openai, response_usage
 from engine.errors import UserError
 from engine.trace import Usage
 from evals.grading import extract_answer
@@ -72,10 +72,7 @@ class OpenAISpecialist:
         response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
                                **request)
         seconds = time.perf_counter() - start
-        if not response.choices:
-            raise UserError(f"{self.base_url} answered with no choices")
-        u = response.usage
-        usage = Usage.of_call(u.prompt_tokens if u else 0, u.completion_tokens if u else 0)
+        usage = response_usage(response)
         results = [SpecialistResult(
             text=choice.message.content or "", answer=extract_answer(choice.message.content or ""),
             usage=usage if i == 0 else Usage(), seconds=seconds,
