@@ -61,6 +61,7 @@ def _llama_cpp() -> Iterator[Check]:
 
     yield Check("llama.cpp", True, f"llama-cpp-python {llama_cpp.__version__}, "
                 f"{physical_cores()} physical cores for CPU threads")
+    yield _build_runs_here()
     backend = gpu_backend()
     if backend:
         yield Check("GPU offload", True, f"{backend}: all layers go to the GPU by default",
@@ -69,6 +70,16 @@ def _llama_cpp() -> Iterator[Check]:
         yield Check("GPU offload", False, "this llama.cpp build is CPU-only; models run on the CPU",
                     'for CUDA: CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall '
                     "--no-cache-dir llama-cpp-python", needed=False)
+
+
+def _build_runs_here() -> Check:
+    """Try the build in a child process: a build for the wrong CPU dies there, not here."""
+    from specialists import gguf
+    from specialists.build_probe import installed_smollm2, probe
+
+    model = gguf.cached_path(gguf.DEFAULT_SPECIALIST) or installed_smollm2()
+    result = probe(model)
+    return Check("llama.cpp on this CPU", result.ok, result.detail, result.fix)
 
 
 def _api_key() -> Check:

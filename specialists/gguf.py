@@ -16,6 +16,8 @@ import attrs
 from engine import hub as hub_module
 from engine.errors import UserError
 
+DEFAULT_SPECIALIST = "qwen2.5-math-1.5b"
+
 ALIASES = {
     "qwen2.5-math-1.5b": "hf:bartowski/Qwen2.5-Math-1.5B-Instruct-GGUF/Qwen2.5-Math-1.5B-Instruct-Q4_K_M.gguf",
     "qwen2.5-1.5b-instruct": "hf:bartowski/Qwen2.5-1.5B-Instruct-GGUF/Qwen2.5-1.5B-Instruct-Q4_K_M.gguf",

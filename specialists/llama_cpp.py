@@ -29,6 +29,19 @@ def import_llama_cpp():
     return llama_cpp
 
 
+def ensure_build_runs(gguf: Path) -> None:
+    """Refuse, with the fix, a llama.cpp build that would die with "Illegal instruction".
+
+    Tried once per (build, CPU) in a child process; later loads only read a marker file.
+    """
+    from engine.cache import cache_dir
+    from specialists.build_probe import probe_once
+
+    result = probe_once(gguf, cache_dir())
+    if not result.ok:
+        raise UserError(result.detail + (f" (fix: {result.fix})" if result.fix else ""))
+
+
 def gpu_offload_supported() -> bool:
     return bool(import_llama_cpp().llama_supports_gpu_offload())
 
@@ -103,6 +116,7 @@ class LlamaRuntime:
             if self._llama is None:
                 start = time.perf_counter()
                 llama_cpp = import_llama_cpp()
+                ensure_build_runs(self.path)
                 try:
                     self._llama = llama_cpp.Llama(
                         model_path=str(self.path), n_gpu_layers=self.gpu_layers, n_ctx=self.n_ctx,
