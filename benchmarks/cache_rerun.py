@@ -1,6 +1,6 @@
 """A finished eval rerun into a fresh folder: answered from the response cache.
 
-    python benchmarks/cache_rerun.py --gguf PATH [--n 8] [--latency 0.2]
+    python -m benchmarks.cache_rerun --gguf PATH [--n 8] [--latency 0.2]
 
 The orchestrator is the tests' chat-completions server (200 ms a request,
 fixed replies), the specialist the GGUF in process. The first run fills a
@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from tests.chat_server import ChatServer, completion, tool_call  # noqa: E402
-from tests.helpers import has_tool_result  # noqa: E402
+from math_router.testing import ChatServer, completion, tool_call
+from math_router.testing import has_tool_result
 
 
 def orchestrator(request: dict):

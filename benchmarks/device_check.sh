@@ -30,4 +30,4 @@ echo "build: exit $status in $(( $(date +%s) - start )) s"
 if [ $status -ne 0 ]; then tail -40 "$OUT/build.log"; exit 1; fi
 export PYTHONPATH=/tmp/site:$PWD
 python3 cli.py check --no-data | tee "$OUT/check.txt"
-python3 benchmarks/gpu_check.py --gguf .device/*.gguf --out "$OUT/gpu_check.json"
+python3 -m benchmarks.gpu_check --gguf .device/*.gguf --out "$OUT/gpu_check.json"

@@ -1,6 +1,6 @@
 """Eval throughput against an API with 200 ms latency: --concurrency 16 vs 1.
 
-    python benchmarks/eval_concurrency.py [--n 48] [--latency 0.2]
+    python -m benchmarks.eval_concurrency [--n 48] [--latency 0.2]
 
 A local chat-completions server (the tests' one) sleeps `latency` seconds per
 request. Reported: the time `eval --method llm` spends solving (the runner)
@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine.chat import OpenAIChat  # noqa: E402
-from evals.datasets import load_problems  # noqa: E402
-from evals.methods import Setup, llm  # noqa: E402
-from evals.runner import prepare_folder, run_method  # noqa: E402
-from tests.chat_server import ChatServer, completion  # noqa: E402
+from math_router.engine.chat import OpenAIChat
+from math_router.evals.datasets import load_problems
+from math_router.evals.methods import Setup, llm
+from math_router.evals.runner import prepare_folder, run_method
+from math_router.testing import ChatServer, completion
 
 DATASET = str(ROOT / "data" / "gsm8k" / "test.jsonl")
 

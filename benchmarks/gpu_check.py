@@ -1,6 +1,6 @@
 """Device check: the specialist on a CUDA build of llama.cpp, against the CPU on the same machine.
 
-    python benchmarks/gpu_check.py --gguf MODEL.gguf [--max-tokens 128] [--out FILE]
+    python -m benchmarks.gpu_check --gguf MODEL.gguf [--max-tokens 128] [--out FILE]
 
 Reports whether this build offloads (and to which backend), the device each
 runtime reports, decode speed of the plain path and of the batched decoder
@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from specialists.base import SamplingParams  # noqa: E402
-from specialists.batched import BatchedDecoder  # noqa: E402
-from specialists.llama_cpp import LlamaRuntime, gpu_backend, gpu_offload_supported  # noqa: E402
-from specialists.qwen_math import QwenMathSpecialist  # noqa: E402
+from math_router.specialists.base import SamplingParams
+from math_router.specialists.batched import BatchedDecoder
+from math_router.specialists.llama_cpp import LlamaRuntime, gpu_backend, gpu_offload_supported
+from math_router.specialists.qwen_math import QwenMathSpecialist
 
 QUESTIONS = ["What is 27*14+15?", "A train travels 60 km in 45 minutes. What is its speed in km/h?",
              "Tom has 3 apples and buys 5 more. How many?", "What is 12 squared?",

@@ -1,6 +1,6 @@
 """k sampled solutions (batched, shared prompt) vs one greedy solution, on the same GGUF.
 
-    python benchmarks/sampling_speed.py --gguf PATH [--questions 3] [--k 4]
+    python -m benchmarks.sampling_speed --gguf PATH [--questions 3] [--k 4]
 
 For each GSM8K question: the time of one greedy solution through the
 specialist, then of k samples (T=0.7, top_p=0.8, top_k=20) decoded together.
@@ -18,20 +18,18 @@ import json
 import math
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from benchmarks.specialist_overhead import cpu_name  # noqa: E402
-from evals.datasets import load_problems  # noqa: E402
-from evals.methods import StopWhenSettled  # noqa: E402
-from specialists.base import SamplingParams  # noqa: E402
-from specialists.batched import BatchedDecoder  # noqa: E402
-from specialists.llama_cpp import LlamaRuntime  # noqa: E402
-from specialists.qwen_math import QwenMathSpecialist  # noqa: E402
+from benchmarks.specialist_overhead import cpu_name
+from math_router.evals.datasets import load_problems
+from math_router.evals.methods import StopWhenSettled
+from math_router.specialists.base import SamplingParams
+from math_router.specialists.batched import BatchedDecoder
+from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.specialists.qwen_math import QwenMathSpecialist
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Serve a GGUF as an OpenAI-compatible chat-completions endpoint, tool calls included.
 
-    python benchmarks/serve_gguf.py --gguf PATH --port 8090 [--name NAME] [--latency 0]
+    python -m benchmarks.serve_gguf --gguf PATH --port 8090 [--name NAME] [--latency 0]
 
 For end-to-end runs and benchmarks on machines without an API: the real openai
 client talks HTTP to it, and it answers through the project's own local chat
@@ -12,16 +12,14 @@ a time (the model has one context); `--latency` adds a delay per request.
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.llama_chat import LlamaChat  # noqa: E402
-from specialists.llama_cpp import LlamaRuntime  # noqa: E402
-from tests.chat_server import ChatServer, completion  # noqa: E402
+from math_router.engine.llama_chat import LlamaChat
+from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.testing import ChatServer, completion
 
 
 def main() -> None:

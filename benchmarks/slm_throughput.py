@@ -1,6 +1,6 @@
 """`eval --method slm` problems per minute at --concurrency 4 vs 1, same problems.
 
-    python benchmarks/slm_throughput.py --gguf PATH [--n 12]
+    python -m benchmarks.slm_throughput --gguf PATH [--n 12]
 
 Runs the real command twice without the cache (fresh folders), and reports
 wall time, problems per minute and accuracy of each. With the batched decoder

@@ -1,6 +1,6 @@
 """How long are the specialist's GSM8K solutions? Chooses a max_tokens that does not cut them.
 
-    python benchmarks/solution_lengths.py --gguf PATH --data gsm8k/test.jsonl --n 40
+    python -m benchmarks.solution_lengths --gguf PATH --data gsm8k/test.jsonl --n 40
 
 Greedy, Qwen2.5-Math's official prompt, a generous cap; prints the distribution
 of completion tokens and how many hit the cap.
@@ -12,14 +12,12 @@ import argparse
 import json
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from specialists.llama_cpp import LlamaRuntime  # noqa: E402
-from specialists.qwen_math import messages_for  # noqa: E402
+from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.specialists.qwen_math import messages_for
 
 
 def main() -> None:

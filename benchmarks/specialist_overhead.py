@@ -1,6 +1,6 @@
 """Decode speed through the specialist adapter vs bare llama-cpp-python.
 
-    python benchmarks/specialist_overhead.py --gguf PATH [--runs 5] [--max-tokens 128]
+    python -m benchmarks.specialist_overhead --gguf PATH [--runs 5] [--max-tokens 128]
 
 Same GGUF, prompt (Qwen2.5-Math's official one), greedy settings and threads;
 runs alternate between the paths so that machine noise hits all alike. The
@@ -16,15 +16,13 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from specialists.batched import BatchedDecoder  # noqa: E402
-from specialists.llama_cpp import DEFAULT_N_CTX, LlamaRuntime, physical_cores  # noqa: E402
-from specialists.qwen_math import QwenMathSpecialist, messages_for  # noqa: E402
+from math_router.specialists.batched import BatchedDecoder
+from math_router.specialists.llama_cpp import DEFAULT_N_CTX, LlamaRuntime, physical_cores
+from math_router.specialists.qwen_math import QwenMathSpecialist, messages_for
 
 QUESTION = ("A baker makes 24 loaves a day and sells each for $3. Flour for one loaf costs $0.75 "
             "and he pays $40 a day in rent. How much profit does he make in a week?")

@@ -1,7 +1,7 @@
 """Write a copy of a GGUF that keeps only its first N layers (a small model for device checks).
 
     pip install gguf
-    python benchmarks/truncate_gguf.py IN.gguf OUT.gguf --layers 8
+    python -m benchmarks.truncate_gguf IN.gguf OUT.gguf --layers 8
 
 The GPU machine takes at most 64 MiB of files, so the device check runs on
 SmolLM2-135M cut to 8 of its 30 layers (about 36 MB). Its text is nonsense;

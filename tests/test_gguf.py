@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from engine.errors import UserError
-from specialists import gguf
-from specialists.llama_cpp import LlamaRuntime, gpu_offload_supported, physical_cores
-from specialists.qwen_math import QwenMathSpecialist
-
-
-def fill_hub_cache(cache: Path, repo: str, filename: str, source: Path) -> Path:
-    """Lay out a file as huggingface_hub's cache holds it (refs/main -> snapshot)."""
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    folder = cache / f"models--{repo.replace('/', '--')}"
-    (folder / "refs").mkdir(parents=True)
-    (folder / "refs" / "main").write_text(commit)
-    target = folder / "snapshots" / commit / filename
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(source, target)
-    return target
+from math_router.engine.errors import UserError
+from math_router.specialists import gguf
+from math_router.specialists.llama_cpp import LlamaRuntime, gpu_offload_supported, physical_cores
+from math_router.specialists.qwen_math import QwenMathSpecialist
+from math_router.testing import fill_hub_cache
 
 
 def test_a_local_path_resolves_to_itself(smollm2):
@@ -70,8 +57,13 @@ def test_a_truncated_default_model_is_caught(tmp_path, smollm2):
         gguf.resolve("qwen2.5-math-1.5b", cache_dir=tmp_path / "hub", offline=True)
 
 
-def test_threads_are_physical_cores():
-    assert 1 <= physical_cores() <= (len(__import__("os").sched_getaffinity(0)))
+def test_threads_count_physical_cores_not_hyperthreads():
+    # Two cores with two hyper-threads each: llama.cpp gains nothing from the second thread.
+    cpuinfo = "".join(f"processor : {i}\nphysical id : 0\ncore id : {i // 2}\n\n" for i in range(4))
+    assert physical_cores(cpuinfo, allowed=4) == 2
+    assert physical_cores(cpuinfo, allowed=1) == 1  # a process pinned to one CPU
+    two_sockets = "".join(f"physical id : {s}\ncore id : 0\n\n" for s in (0, 1))
+    assert physical_cores(two_sockets, allowed=8) == 2
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +79,14 @@ def test_the_model_loads_once_on_first_use(runtime):
 
 
 def test_cpu_fallback(smollm2, runtime):
-    # This build decides: all layers when it can offload, else the CPU.
-    assert runtime.gpu_layers == (-1 if gpu_offload_supported() else 0)
-    if not gpu_offload_supported():
-        assert runtime.device == "cpu"
+    # What reaches llama.cpp: every layer when this build can offload, none otherwise.
+    # (llama-cpp-python passes "all" as 0x7FFFFFFF.)
+    offloaded = runtime.llama.model_params.n_gpu_layers
+    assert offloaded == (0x7FFFFFFF if gpu_offload_supported() else 0)
     forced = LlamaRuntime(smollm2, gpu_layers=0, n_ctx=512)
-    assert forced.device == "cpu" and forced.gpu_layers == 0
+    assert forced.llama.model_params.n_gpu_layers == 0 and forced.device == "cpu"
+    text = forced.chat([{"role": "user", "content": "Hi"}], max_tokens=4)["choices"][0]["message"]
+    assert text["content"]
 
 
 def test_the_specialist_generates_with_trace_fields(runtime):
@@ -153,7 +147,7 @@ def test_two_threads_share_the_model_through_the_lock(runtime):
 
 
 def test_solve_slm_with_a_gguf_path(smollm2):
-    from cli import cli
+    from math_router.cli import cli
 
     result = CliRunner().invoke(cli, ["solve", "What is 2+2?", "--method", "slm", "--specialist",
                                       str(smollm2), "--specialist-max-tokens", "32", "--json"],
@@ -168,7 +162,7 @@ def test_solve_slm_with_a_gguf_path(smollm2):
 
 
 def test_solve_slm_without_the_default_model_is_one_line(tmp_path):
-    from cli import cli
+    from math_router.cli import cli
 
     result = CliRunner().invoke(cli, ["solve", "What is 2+2?", "--method", "slm"])
     assert result.exit_code == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.grading import extract_answer, is_correct, normalize
+from math_router.evals.grading import extract_answer, is_correct, normalize
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -13,14 +13,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from engine.llama_chat import LlamaChat
-from evals import methods
-from factory import ModelOptions, build_setup
-from specialists import gguf
-from specialists.llama_cpp import shared_runtime
-from specialists.qwen_math import QwenMathSpecialist
-from tests.test_gguf import fill_hub_cache
+from math_router.cli import cli
+from math_router.engine.llama_chat import LlamaChat
+from math_router.evals import methods
+from math_router.factory import ModelOptions, build_setup
+from math_router.specialists import gguf
+from math_router.specialists.llama_cpp import shared_runtime
+from math_router.specialists.qwen_math import QwenMathSpecialist
+from math_router.testing import fill_hub_cache
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from engine.llama_chat import template_messages
-from engine.tool_call_text import parse_tool_calls
+from math_router.engine.llama_chat import template_messages
+from math_router.engine.tool_call_text import parse_tool_calls
 
 TOOLS = {"slm_help", "add"}
 

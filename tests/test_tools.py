@@ -6,9 +6,9 @@ from typing import Literal, Optional
 
 import pytest
 
-from engine.errors import ToolError, TransportError, UserError
-from tools.base import Tool, ToolOutput, ToolRegistry, tool
-from engine.trace import Usage
+from math_router.engine.errors import ToolError, TransportError, UserError
+from math_router.tools.base import Tool, ToolOutput, ToolRegistry, tool
+from math_router.engine.trace import Usage
 
 
 def convert(amount: float, unit: Literal["cm", "m"], digits: int = 2, exact: bool = False,

@@ -1,1 +1,0 @@
-"""The tool-calling loop and everything it needs to talk to a model."""

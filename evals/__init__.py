@@ -1,1 +1,0 @@
-"""Evaluation: data sets, grading, the three methods, the runner and the report."""

@@ -1,0 +1,115 @@
+"""`cli.py check`: is this machine ready to solve and evaluate? One line per item."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from typing import Callable, Iterator
+
+import attrs
+
+REQUIRED_PACKAGES = ("openai", "llama-cpp-python", "huggingface-hub", "datasets", "attrs",
+                     "click", "tabulate", "jsonschema", "math-verify", "tqdm")
+
+
+@attrs.frozen
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    needed: bool = True  # needed by the default `solve`; a failure makes `check` exit non-zero
+
+
+def run_checks(dataset_loader: Callable[[str], int] | None = None) -> Iterator[Check]:
+    yield _python()
+    yield from _packages()
+    yield from _llama_cpp()
+    yield _api_key()
+    yield from _models()
+    yield from _datasets(dataset_loader)
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Check("Python", sys.version_info >= (3, 10), version, "install Python 3.10 or newer")
+
+
+def _packages() -> Iterator[Check]:
+    for name in REQUIRED_PACKAGES:
+        try:
+            yield Check(name, True, importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            yield Check(name, False, "not installed", "pip install -e .")
+    try:
+        yield Check("matplotlib (plots, optional)", True, importlib.metadata.version("matplotlib"),
+                    needed=False)
+    except importlib.metadata.PackageNotFoundError:
+        yield Check("matplotlib (plots, optional)", False, "not installed",
+                    "pip install -e '.[plot]' for report plots", needed=False)
+
+
+def _llama_cpp() -> Iterator[Check]:
+    try:
+        import llama_cpp
+    except Exception as e:  # an ImportError, or a library built for another CPU
+        yield Check("llama.cpp", False, f"cannot import llama_cpp ({type(e).__name__})",
+                    "pip install llama-cpp-python")
+        return
+    from math_router.specialists.llama_cpp import gpu_backend, physical_cores
+
+    yield Check("llama.cpp", True, f"llama-cpp-python {llama_cpp.__version__}, "
+                f"{physical_cores()} physical cores for CPU threads")
+    yield _build_runs_here()
+    backend = gpu_backend()
+    if backend:
+        yield Check("GPU offload", True, f"{backend}: all layers go to the GPU by default",
+                    needed=False)
+    else:
+        yield Check("GPU offload", False, "this llama.cpp build is CPU-only; models run on the CPU",
+                    'for CUDA: CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall '
+                    "--no-cache-dir llama-cpp-python", needed=False)
+
+
+def _build_runs_here() -> Check:
+    """Try the build in a child process: a build for the wrong CPU dies there, not here."""
+    from math_router.specialists import gguf
+    from math_router.specialists.build_probe import installed_smollm2, probe
+
+    model = gguf.cached_path(gguf.DEFAULT_SPECIALIST) or installed_smollm2()
+    result = probe(model)
+    return Check("llama.cpp on this CPU", result.ok, result.detail, result.fix)
+
+
+def _api_key() -> Check:
+    if os.environ.get("OPENAI_API_KEY"):
+        return Check("OPENAI_API_KEY", True, "set (not shown)", needed=False)
+    return Check("OPENAI_API_KEY", False,
+                 "not set: solve runs the local orchestrator GGUF instead of gpt-4o-mini",
+                 "export OPENAI_API_KEY=... for OpenAI models (or pass --base-url)", needed=False)
+
+
+def _models() -> Iterator[Check]:
+    from math_router.specialists import gguf
+
+    for alias, role in ((gguf.DEFAULT_SPECIALIST, "default specialist"),
+                        ("qwen2.5-1.5b-instruct", "local orchestrator")):
+        hub = gguf.hub_file(alias)
+        path = gguf.cached_path(alias)
+        if path is not None:
+            yield Check(f"{role} GGUF", True, f"{alias} cached at {path}")
+        else:
+            yield Check(f"{role} GGUF", False, f"{alias} not in the Hugging Face cache",
+                        f"it downloads on first use; or fetch {hub.url}", needed=False)
+
+
+def _datasets(loader: Callable[[str], int] | None) -> Iterator[Check]:
+    if loader is None:
+        return
+    for name in ("gsm8k", "math500"):
+        try:
+            rows = loader(name)
+            yield Check(f"data set {name}", True, f"{rows} problems", needed=False)
+        except Exception as e:
+            yield Check(f"data set {name}", False, str(e).splitlines()[0], needed=False)

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Command line: solve one question, run evals, report on them, check the setup.
+
+This file parses flags, builds objects and prints; the logic lives in the packages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import attrs
+import click
+
+from math_router.engine.errors import UserError
+from math_router.evals.methods import METHODS
+from math_router.factory import ModelOptions
+from math_router.specialists.base import SamplingParams
+
+# Every default shown or used here is the options type's own: one source for each.
+DEFAULTS = attrs.fields_dict(ModelOptions)
+SAMPLING = SamplingParams()
+
+
+@contextlib.contextmanager
+def user_errors():
+    """A mistake the user can fix ends in one line and exit 1, never a traceback."""
+    try:
+        yield
+    except UserError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def model_options(f):
+    """Flags shared by every command that runs models."""
+    options = [
+        click.option("--model",
+                     help="Orchestrator: an API model name, or a GGUF (path, hf:REPO/FILE, alias). "
+                          "[default: gpt-4o-mini with a key or --base-url, else the local GGUF "
+                          "qwen2.5-1.5b-instruct]"),
+        click.option("--base-url", envvar="OPENAI_BASE_URL",
+                     help="OpenAI-compatible endpoint of the orchestrator [env: OPENAI_BASE_URL]."),
+        click.option("--api-key", envvar="OPENAI_API_KEY", show_envvar=False,
+                     help="API key of the orchestrator [env: OPENAI_API_KEY]; never printed."),
+        click.option("--specialist", default=DEFAULTS["specialist"].default, show_default=True,
+                     help="Specialist: http(s) URL of an OpenAI-compatible server, or a GGUF "
+                          "(path, hf:REPO/FILE, alias)."),
+        click.option("--specialist-model", help="Model name the specialist server serves."),
+        click.option("--specialist-max-tokens", type=click.IntRange(16),
+                     default=DEFAULTS["specialist_max_tokens"].default,
+                     show_default=True, help="Longest specialist solution, in tokens."),
+        click.option("--orchestrator-max-tokens", type=click.IntRange(16),
+                     help="Longest orchestrator reply per turn [default: the API's; 1024 locally]."),
+        click.option("--gpu-layers", type=int,
+                     help="Layers to offload to the GPU (-1 all, 0 none). Default: all when "
+                          "llama.cpp was built with GPU support."),
+        click.option("--max-turns", type=click.IntRange(1), default=DEFAULTS["max_turns"].default,
+                     show_default=True,
+                     help="Most orchestrator calls per question."),
+        click.option("--no-force-tool", is_flag=True,
+                     help="Let the router's orchestrator decide whether to call slm_help at all."),
+        click.option("--price", "prices", multiple=True, metavar="NAME=IN,OUT",
+                     help="USD per million input,output tokens for a model missing from the "
+                          "price table (repeatable)."),
+        click.option("--timeout", type=click.FloatRange(1), default=DEFAULTS["timeout"].default,
+                     show_default=True,
+                     help="Seconds to wait for one API reply."),
+        click.option("--no-cache", is_flag=True,
+                     help="Call the models even when the response cache has the answer."),
+        click.option("--no-batch", is_flag=True,
+                     help="Decode GGUF specialist calls one at a time instead of together."),
+        click.option("--samples", type=click.IntRange(1, 64), default=SAMPLING.k, show_default=True,
+                     help="cascade: solutions the specialist samples per problem."),
+        click.option("--threshold", type=click.FloatRange(0, 1.01),
+                     default=DEFAULTS["threshold"].default, show_default=True,
+                     help="cascade: escalate to the orchestrator when the majority's share is "
+                          "below this (1.01: always)."),
+        click.option("--sample-temperature", type=click.FloatRange(0.01, 2),
+                     default=SAMPLING.temperature,
+                     show_default=True, help="cascade: sampling temperature."),
+        click.option("--sample-top-p", type=click.FloatRange(0.01, 1), default=SAMPLING.top_p,
+                     show_default=True, help="cascade: nucleus sampling mass."),
+        click.option("--sample-top-k", type=click.IntRange(0), default=SAMPLING.top_k,
+                     show_default=True,
+                     help="cascade: sample among this many likeliest tokens (0: all; GGUF only)."),
+    ]
+    return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
+
+
+def make_options(kw: dict) -> ModelOptions:
+    from math_router.engine.pricing import parse_price
+
+    return ModelOptions(
+        model=kw["model"], base_url=kw["base_url"], api_key=kw["api_key"],
+        specialist=kw["specialist"], specialist_model=kw["specialist_model"],
+        specialist_max_tokens=kw["specialist_max_tokens"],
+        orchestrator_max_tokens=kw["orchestrator_max_tokens"], gpu_layers=kw["gpu_layers"],
+        max_turns=kw["max_turns"], force_tool=not kw["no_force_tool"], timeout=kw["timeout"],
+        prices=dict(parse_price(p) for p in kw["prices"]), cache=not kw["no_cache"],
+        batch=not kw["no_batch"], threshold=kw["threshold"],
+        sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],
+                                top_p=kw["sample_top_p"], top_k=kw["sample_top_k"]))
+
+
+class MethodList(click.ParamType):
+    """A comma list of method names, or "all" (the three the comparison is about)."""
+
+    name = "methods"
+    ALL = ("llm", "router", "slm")
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        names = list(self.ALL) if value == "all" else [m.strip() for m in value.split(",") if m.strip()]
+        unknown = [m for m in names if m not in METHODS]
+        if unknown or not names:
+            self.fail(f"unknown method {', '.join(unknown) or repr(value)}; choose from "
+                      f"{', '.join(METHODS)}, a comma list of them, or all", param, ctx)
+        return names
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Solve math word problems with a large orchestrator that delegates to a small specialist.
+
+    \b
+    Examples:
+      python cli.py solve "What is 27*14+15?"
+      python cli.py solve "..." --method slm --specialist ./model.gguf --json
+      python cli.py eval --method all --n 20 --dataset gsm8k
+    """
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--method", type=click.Choice(list(METHODS)), default="router", show_default=True,
+              help="router (orchestrator + slm_help), llm (orchestrator alone), slm (specialist "
+                   "alone), cascade (specialist samples; orchestrator only when they disagree).")
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def solve(question, method, as_json, **kw):
+    """Answer one QUESTION and show how it was answered."""
+    from math_router.evals.records import summary
+    from math_router.factory import build_setup
+
+    if not question.strip():
+        raise click.ClickException("the question is empty")
+    with user_errors():
+        options = make_options(kw)
+        setup = build_setup([method], options, notify=lambda note: click.echo(note, err=True))
+        trace = METHODS[method](setup, question)
+    result = summary(trace)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print_solution(result)
+
+
+def print_solution(result: dict) -> None:
+    click.echo(result["answer"] if result["answer"] is not None else "(no final answer found)")
+    details = result["vote"]
+    if details is not None:
+        votes = ", ".join(f"{c['answer']} x{c['count']}" for c in details["candidates"]) or "none"
+        click.echo(f"  samples: {votes}; agreement {details['agreement']:.2f} "
+                   f"{'<' if details['escalated'] else '>='} {details['threshold']:.2f}, "
+                   f"{'escalated to the orchestrator' if details['escalated'] else 'majority answer'}")
+    for call in result["tool_calls"]:
+        args = json.dumps(call["arguments"], ensure_ascii=False)
+        if len(args) > 100:
+            args = args[:97] + "..."
+        flag = "  [error]" if call["is_error"] else ""
+        click.echo(f"  tool {call['name']}({args})  {call['seconds']:.2f} s{flag}")
+    for component, usage in result["usage"].items():
+        if not (usage["calls"] or usage["cached_calls"]):
+            continue
+        model = result["models"].get(component, "?")
+        cost = result["component_cost_usd"].get(component)
+        where = "local" if component in result["local"] else format_cost(cost)
+        cached = f", {usage['cached_calls']} cached" if usage["cached_calls"] else ""
+        click.echo(f"  {component} ({model}): {usage['calls']} call(s){cached}, "
+                   f"{usage['input_tokens']} in / {usage['output_tokens']} out tokens, "
+                   f"{result['component_seconds'].get(component, 0):.2f} s, {where}")
+    click.echo(f"  total: {result['seconds']:.2f} s, {format_cost(result['cost_usd'])}")
+    if result["stopped"] == "max_turns":
+        click.echo("  stopped: the orchestrator reached --max-turns before answering")
+
+
+@cli.command("eval")
+@click.option("--method", type=MethodList(), default="all", show_default=True,
+              help="llm, router, slm, cascade, a comma list of them, or all (llm,router,slm).")
+@click.option("--dataset", default="gsm8k", show_default=True,
+              help="gsm8k, math500 (from the Hugging Face Hub) or a local JSONL file of either shape.")
+@click.option("--n", type=click.IntRange(1), default=150, show_default=True,
+              help="How many problems, sampled with --seed.")
+@click.option("--seed", type=int, default=123, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
+@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
+              help="Problems solved at once.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@model_options
+def eval_command(method, dataset, n, seed, out, concurrency, no_progress, **kw):
+    """Run methods on the same sample of problems and compare them.
+
+    Each finished problem is appended to OUT/results_<method>.jsonl at once;
+    rerun the same command with the same --out to resume after a kill.
+    """
+    from math_router.evals.datasets import load_problems
+    from math_router.evals.report import comparison_table, write_comparison
+    from math_router.evals.runner import check_method_settings, now, prepare_folder, run_method
+    from math_router.factory import build_setup, method_settings
+
+    methods = method
+    with user_errors():
+        problems = load_problems(dataset, n, seed)
+        options = make_options(kw)
+        setup = build_setup(methods, options, notify=lambda note: click.echo(note, err=True))
+        out = out or Path("results") / f"{problems[0].dataset}_{n}_{time.strftime('%Y%m%d-%H%M%S')}"
+        click.echo(f"results: {out}", err=True)
+        prepare_folder(out, problems, {"dataset": dataset, "n": n, "seed": seed, "started": now()})
+        for m in methods:
+            check_method_settings(out, m, method_settings(m, options))
+            run_method(out, m, functools.partial(METHODS[m], setup), problems,
+                       concurrency=concurrency, progress=not no_progress)
+        comparison = write_comparison(out)
+    click.echo(comparison_table(comparison))
+    click.echo(f"\nwrote {out}/comparison.json")
+
+
+@cli.command()
+@click.argument("results", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-plots", is_flag=True, help="Only the tables.")
+def report(results, no_plots):
+    """Compare the methods in a RESULTS folder: table, per-problem agreement, plots."""
+    from math_router.evals.report import (agreement, agreement_text, comparison_table, curve_text,
+                              load_results, write_comparison, write_plots)
+
+    with user_errors():
+        records = load_results(results)
+        comparison = write_comparison(results, records)
+        click.echo(comparison_table(comparison))
+        click.echo()
+        click.echo(agreement_text(agreement(records)))
+        curves = curve_text(comparison)
+        if curves:
+            click.echo()
+            click.echo(curves)
+        if not no_plots:
+            for path in write_plots(results, comparison, records):
+                click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.option("--no-data", is_flag=True, help="Skip loading the Hub data sets.")
+def check(no_data):
+    """Say what is installed and ready, one line per item, with the fix for each problem.
+
+    Exits non-zero when something the default `solve` needs is missing.
+    """
+    from math_router.checks import run_checks
+    from math_router.evals.datasets import load_all
+
+    missing = False
+    for item in run_checks(None if no_data else lambda name: len(load_all(name))):
+        line = f"{'✓' if item.ok else '✗'} {item.name}: {item.detail}"
+        if not item.ok and item.fix:
+            line += f" (fix: {item.fix})"
+        click.echo(line)
+        missing |= item.needed and not item.ok
+    if missing:
+        raise click.exceptions.Exit(1)
+
+
+def format_cost(cost: float | None) -> str:
+    return "cost unknown (no price; see --price)" if cost is None else f"${cost:.6f}"
+
+
+def main(argv=None) -> int:
+    """Entry point: every error, usage errors included, is one line on stderr."""
+    try:
+        code = cli.main(args=argv, prog_name=Path(sys.argv[0]).name or "math-router", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        click.echo(f"Error: {e.format_message()}", err=True)
+        return e.exit_code
+    except UserError as e:
+        click.echo(f"Error: {e}", err=True)
+        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Error: interrupted", err=True)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""The tool-calling loop and everything it needs to talk to a model. Imports nothing above it.
+
+    loop.py         run(chat, tools, messages) -> Trace; summarize() fills usage, seconds, cost
+    chat.py         ChatModel protocol; OpenAIChat (openai SDK, any base_url)
+    llama_chat.py   LlamaChat: a GGUF chat model in process, behind ChatModel
+    tool_call_text.py  tool calls written as text (<tool_call>, ```json) -> ToolRequests
+    toolbox.py      Toolbox protocol and ToolResult: what the loop needs of its tools
+    trace.py        Usage, ToolRequest, Turn, ToolCall, Trace (JSON round-trip)
+    answers.py      extract_answer, normalize: reading an answer out of a text
+    pricing.py      the dated price table; cost(usage)
+    cache.py, caching.py  the SQLite response cache and the cached ChatModel
+    hub.py          may the Hugging Face Hub be used right now?
+    errors.py       UserError, TransportError, ToolError
+"""

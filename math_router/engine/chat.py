@@ -1,0 +1,130 @@
+"""The ChatModel protocol and its OpenAI-compatible implementation.
+
+Messages are OpenAI chat-completions dicts end to end; a backend that speaks
+another protocol converts at its own edge.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Protocol
+
+from math_router.engine.errors import TransportError, UserError
+from math_router.engine.tool_call_text import parse_tool_calls
+from math_router.engine.trace import ToolRequest, Turn, Usage
+
+
+class ChatModel(Protocol):
+    name: str
+    identity: str  # what the response cache keys on: model, server, sampling settings
+    local: bool  # runs in this process: no API cost
+
+    def complete(self, messages: list[dict], tools: list[dict],
+                 tool_choice: str | dict | None = None) -> Turn: ...
+
+
+def resolve_api_key(api_key: str | None) -> str | None:
+    return api_key or os.environ.get("OPENAI_API_KEY") or None
+
+
+def resolve_base_url(base_url: str | None) -> str | None:
+    return base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+
+class OpenAIChat:
+    """A chat model behind any OpenAI-compatible endpoint, through the openai SDK."""
+
+    local = False
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 timeout: float = 120.0, max_retries: int = 2, temperature: float | None = 0.0,
+                 max_tokens: int | None = None):
+        import openai
+
+        base_url = resolve_base_url(base_url)
+        key = resolve_api_key(api_key)
+        if key is None and base_url is None:
+            raise UserError("no OpenAI API key: set OPENAI_API_KEY, or pass --base-url "
+                            "for a server that needs none")
+        self.name = model
+        self.base_url = base_url or "https://api.openai.com/v1"
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        # Local servers (vLLM, llama-server) accept any key; the SDK insists on one.
+        self._key = key or "no-key"
+        self._client = openai.OpenAI(api_key=self._key, base_url=base_url,
+                                     timeout=timeout, max_retries=max_retries)
+
+    @property
+    def identity(self) -> str:
+        return f"openai:{self.base_url}:{self.name}:t{self.temperature}:max{self.max_tokens}"
+
+    def complete(self, messages: list[dict], tools: list[dict],
+                 tool_choice: str | dict | None = None) -> Turn:
+        request: dict[str, Any] = {"model": self.name, "messages": messages}
+        if tools:
+            request["tools"] = tools
+            if tool_choice is not None:
+                request["tool_choice"] = tool_choice
+        if self.temperature is not None:
+            request["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            request["max_tokens"] = self.max_tokens
+        start = time.perf_counter()
+        response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
+                               **request)
+        seconds = time.perf_counter() - start
+        choice = response.choices[0]
+        message = choice.message
+        requests = [ToolRequest(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
+                    for c in (message.tool_calls or []) if c.type == "function"]
+        content = message.content
+        if not requests and tools and content:
+            # Servers without a tool-call parser for the model (llama-server on some
+            # templates, vLLM without --tool-call-parser) return the call as text.
+            content, requests = parse_tool_calls(content, {t["function"]["name"] for t in tools})
+        return Turn(content=content, tool_requests=requests, usage=response_usage(response),
+                    seconds=seconds, finish_reason=choice.finish_reason)
+
+
+def call_openai(create, base_url: str, key: str, **request):
+    """Call the SDK; its failures (after its own retries), and a reply with no
+    choices, become one-line TransportErrors."""
+    import openai
+
+    try:
+        response = create(**request)
+    except openai.AuthenticationError:
+        raise TransportError(f"{base_url} refused the API key (HTTP 401)", systemic=True) from None
+    except openai.APITimeoutError:
+        raise TransportError(f"{base_url} did not answer in time") from None
+    except openai.APIConnectionError:
+        raise TransportError(f"cannot reach {base_url}", systemic=True) from None
+    except openai.APIStatusError as e:
+        detail = _scrub(_error_message(e), key)
+        raise TransportError(f"{base_url} answered HTTP {e.status_code}: {detail}") from None
+    if not response.choices:
+        raise TransportError(f"{base_url} answered with no choices")
+    return response
+
+
+def response_usage(response) -> Usage:
+    """Tokens of a chat completion; servers that report none count 0."""
+    u = response.usage
+    return Usage.of_call(u.prompt_tokens if u else 0, u.completion_tokens if u else 0)
+
+
+def _error_message(e: Any) -> str:
+    body = e.body
+    if isinstance(body, dict):
+        body = body.get("message") or body.get("error") or body
+        if isinstance(body, dict):
+            body = body.get("message") or body
+    text = " ".join(str(body or e.message).split())
+    return text[:300]
+
+
+def _scrub(text: str, key: str) -> str:
+    """Never echo the API key, even when a server quotes it back."""
+    return text.replace(key, "***") if key and len(key) > 3 else text

@@ -1,0 +1,95 @@
+"""The tool-calling loop: ask the model, run the tools it calls, repeat until it answers."""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+from math_router.engine import pricing
+from math_router.engine.chat import ChatModel
+from math_router.engine.trace import ToolCall, Trace, Turn, Usage, add_usage
+from math_router.engine.toolbox import Toolbox
+
+
+# Most orchestrator calls per question; reaching it is recorded, not raised.
+DEFAULT_MAX_TURNS = 6
+
+
+def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = DEFAULT_MAX_TURNS,
+        first_tool_choice: str | dict | None = None, method: str = "loop",
+        prices: dict[str, pricing.Price] | None = None) -> Trace:
+    """Run the conversation in `messages` to an answer, or to `max_turns` model calls.
+
+    `first_tool_choice` applies to the first call only (forcing it every turn
+    would never let the model answer). Hitting `max_turns` is recorded in
+    `Trace.stopped`, not raised.
+    """
+    if max_turns < 1:
+        raise ValueError("max_turns must be at least 1")
+    messages = list(messages)
+    schemas = tools.schemas()
+    turns: list[Turn] = []
+    calls: list[ToolCall] = []
+    start = time.perf_counter()
+    final_text = None
+    stopped = "max_turns"
+    for index in range(max_turns):
+        turn = chat.complete(messages, schemas, first_tool_choice if index == 0 else None)
+        turns.append(turn)
+        messages.append(assistant_message(turn))
+        if turn.content:
+            final_text = turn.content
+        if not turn.tool_requests:
+            stopped = "answer"
+            break
+        for request in turn.tool_requests:
+            result = tools.call(request.name, request.arguments)
+            calls.append(ToolCall(name=request.name, arguments=request.arguments,
+                                  result=result.content, seconds=result.seconds,
+                                  is_error=result.is_error, usage=result.usage,
+                                  details=result.details))
+            messages.append({"role": "tool", "tool_call_id": request.id,
+                             "content": result.content})
+    trace = Trace(method=method, final_text=final_text, turns=turns, tool_calls=calls,
+                  seconds=time.perf_counter() - start, stopped=stopped)
+    return summarize(trace, chat, prices)
+
+
+def assistant_message(turn: Turn) -> dict:
+    """The assistant's turn as a chat-completions message for the history."""
+    message: dict = {"role": "assistant", "content": turn.content}
+    if turn.tool_requests:
+        message["tool_calls"] = [
+            {"id": r.id, "type": "function", "function": {"name": r.name, "arguments": r.arguments}}
+            for r in turn.tool_requests]
+    return message
+
+
+def summarize(trace: Trace, chat: ChatModel | None,
+              prices: dict[str, pricing.Price] | None = None) -> Trace:
+    """Fill usage, seconds, models and cost per component from the turns and tool calls."""
+    usage = dict(trace.usage)
+    seconds = dict(trace.component_seconds)
+    models = dict(trace.models)
+    local = set(trace.local)
+    if chat is not None and trace.turns:
+        usage = add_usage(usage, {"orchestrator": sum((t.usage for t in trace.turns), Usage())})
+        seconds["orchestrator"] = seconds.get("orchestrator", 0.0) + sum(t.seconds for t in trace.turns)
+        models["orchestrator"] = chat.name
+        if chat.local:
+            local.add("orchestrator")
+    for call in trace.tool_calls:
+        usage = add_usage(usage, call.usage)
+        # A tool that reports usage names its component ("specialist"); else it is its own.
+        component = next(iter(call.usage), call.name)
+        seconds[component] = seconds.get(component, 0.0) + call.seconds
+        if "model" in call.details:
+            models[component] = call.details["model"]
+        if call.details.get("local"):
+            local.add(component)
+    costs = {c: pricing.cost(models.get(c, c), u, local=c in local, extra=prices)
+             for c, u in usage.items()}
+    total = None if None in costs.values() else sum(costs.values())
+    return attrs.evolve(trace, usage=usage, component_seconds=seconds, models=models,
+                        local=sorted(local), component_cost_usd=costs, cost_usd=total)

@@ -1,0 +1,179 @@
+"""The ways to answer a question, each question -> Trace.
+
+| method  | who answers |
+| llm     | the orchestrator alone, no tools |
+| router  | the orchestrator, delegating through `slm_help` |
+| slm     | the specialist alone |
+| cascade | the specialist samples k solutions; the orchestrator decides only when they disagree |
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Callable
+
+import attrs
+
+from math_router.engine import loop
+from math_router.engine.chat import ChatModel
+from math_router.engine.loop import DEFAULT_MAX_TURNS
+from math_router.engine.errors import UserError
+from math_router.engine.pricing import Price
+from math_router.engine.trace import Trace
+from math_router.engine.answers import extract_answer, normalize
+from math_router.specialists.base import SamplingParams, Specialist
+from math_router.tools.base import ToolRegistry
+from math_router.tools.slm import slm_help_tool
+
+LLM_SYSTEM = ("Solve the math problem. Reason step by step, then give the final answer "
+              "in \\boxed{}.")
+
+ROUTER_SYSTEM = """You solve math problems by delegating the work to a math specialist.
+1. Call slm_help with the complete problem, including every number it needs.
+2. Check the specialist's reasoning and arithmetic against the problem.
+3. If it is right, reply with its final answer. If it is wrong, call slm_help again \
+with a clearer or smaller question, or correct the mistake yourself.
+Reply briefly: at most one sentence, then the final answer in \\boxed{}."""
+
+FORCE_SLM_HELP = {"type": "function", "function": {"name": "slm_help"}}
+
+CASCADE_SYSTEM = """You decide the answer to a math problem. A math specialist sampled several \
+solutions and their final answers disagree; you see each answer with how many samples gave it.
+Work out which is right: reason briefly, and call slm_help with a clearer or smaller question \
+if that helps. End with the final answer in \\boxed{}."""
+
+
+# The cascade escalates when fewer than this share of the samples agree (3 of 4).
+DEFAULT_THRESHOLD = 0.75
+
+
+@attrs.frozen
+class Setup:
+    """What the methods run on. A method that needs a missing part says so."""
+
+    orchestrator: ChatModel | None = None
+    specialist: Specialist | None = None
+    max_turns: int = DEFAULT_MAX_TURNS
+    force_tool: bool = True  # the router's first turn must call slm_help
+    prices: dict[str, Price] | None = None
+    sampling: SamplingParams = SamplingParams()  # the cascade's k samples
+    threshold: float = DEFAULT_THRESHOLD  # the cascade escalates when the majority's share is below this
+
+
+def llm(setup: Setup, question: str) -> Trace:
+    chat = _need(setup.orchestrator, "llm", "an orchestrator model")
+    messages = [{"role": "system", "content": LLM_SYSTEM},
+                {"role": "user", "content": _question(question)}]
+    return loop.run(chat, ToolRegistry(), messages, max_turns=1, method="llm",
+                    prices=setup.prices)
+
+
+def router(setup: Setup, question: str) -> Trace:
+    chat = _need(setup.orchestrator, "router", "an orchestrator model")
+    specialist = _need(setup.specialist, "router", "a specialist")
+    messages = [{"role": "system", "content": ROUTER_SYSTEM},
+                {"role": "user", "content": _question(question)}]
+    return loop.run(chat, ToolRegistry([slm_help_tool(specialist)]), messages,
+                    max_turns=setup.max_turns, method="router",
+                    first_tool_choice=FORCE_SLM_HELP if setup.force_tool else None,
+                    prices=setup.prices)
+
+
+def slm(setup: Setup, question: str) -> Trace:
+    specialist = _need(setup.specialist, "slm", "a specialist")
+    result = specialist.solve(_question(question))
+    trace = Trace(method="slm", final_text=result.text, usage={"specialist": result.usage},
+                  seconds=result.seconds, component_seconds={"specialist": result.seconds},
+                  models={"specialist": specialist.name},
+                  local=["specialist"] if specialist.local else [], details=result.details)
+    return loop.summarize(trace, None, setup.prices)
+
+
+def cascade(setup: Setup, question: str) -> Trace:
+    """Self-consistency first; the orchestrator only for the problems the samples disagree on."""
+    specialist = _need(setup.specialist, "cascade", "a specialist")
+    question = _question(question)
+    samples = specialist.sample(question, setup.sampling,
+                                StopWhenSettled(needed=math.ceil(setup.threshold * setup.sampling.k - 1e-9)))
+    candidates = vote([r.answer for r in samples.results])
+    majority = candidates[0] if candidates else None
+    agreement = majority["count"] / setup.sampling.k if majority else 0.0
+    escalate = agreement < setup.threshold or majority is None
+    ballot = {"agreement": agreement, "escalated": escalate, "threshold": setup.threshold,
+            "candidates": candidates, "majority": majority["answer"] if majority else None,
+            "samples": [r.text for r in samples.results],
+            "samples_cancelled": sum(r.details.get("finish_reason") == "cancelled"
+                                     for r in samples.results)}
+    base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
+                 seconds=samples.seconds, component_seconds={"specialist": samples.seconds},
+                 models={"specialist": specialist.name},
+                 local=["specialist"] if specialist.local else [], details=samples.details,
+                 vote=ballot)
+    if not escalate:
+        # The first sample that gave the majority answer is the final text.
+        text = next(r.text for r in samples.results
+                    if r.answer is not None and normalize(r.answer) == majority["normalized"])
+        return loop.summarize(attrs.evolve(base, final_text=text), None, setup.prices)
+    chat = _need(setup.orchestrator, "cascade", "an orchestrator model to escalate to")
+    listing = "\n".join(f"- {c['answer']} ({c['count']} of {setup.sampling.k})" for c in candidates)
+    messages = [{"role": "system", "content": CASCADE_SYSTEM},
+                {"role": "user", "content": f"Problem:\n{question}\n\nThe specialist's answers:\n"
+                                            f"{listing or '- (no sample stated an answer)'}"}]
+    decided = loop.run(chat, ToolRegistry([slm_help_tool(specialist)]), messages,
+                       max_turns=setup.max_turns, method="cascade", prices=setup.prices)
+    merged = attrs.evolve(base, final_text=decided.final_text, turns=decided.turns,
+                          tool_calls=decided.tool_calls, stopped=decided.stopped,
+                          seconds=base.seconds + decided.seconds)
+    return loop.summarize(merged, chat, setup.prices)
+
+
+@attrs.frozen
+class StopWhenSettled:
+    """Stop sampling once one answer has the votes to stand whatever the rest say.
+
+    Only the "it stands" outcome ends sampling early; a problem headed for the
+    orchestrator keeps all its samples, so that what the record shows (and the
+    threshold curve recomputes) is what full sampling would have shown there.
+    """
+
+    needed: int
+
+    @property
+    def key(self) -> str:
+        return f"stop-at-{self.needed}-votes"
+
+    def __call__(self, texts: list[str | None]) -> bool:
+        votes = vote([extract_answer(t) for t in texts if t is not None])
+        return bool(votes) and votes[0]["count"] >= self.needed
+
+
+def vote(answers: list[str | None]) -> list[dict]:
+    """Distinct answers, most frequent first, equal ones counted together (18 == 18.00)."""
+    counts = Counter(normalize(a) for a in answers if a is not None)
+    first_form = {}
+    for a in answers:
+        if a is not None:
+            first_form.setdefault(normalize(a), a)
+    return [{"answer": first_form[n], "normalized": n, "count": c} for n, c in counts.most_common()]
+
+
+METHODS: dict[str, Callable[[Setup, str], Trace]] = {
+    "llm": llm, "router": router, "slm": slm, "cascade": cascade}
+
+# Which parts each method needs, so nothing else is built (or downloaded).
+# The cascade's orchestrator is built up front but called only on escalation.
+NEEDS = {"llm": {"orchestrator"}, "router": {"orchestrator", "specialist"}, "slm": {"specialist"},
+         "cascade": {"orchestrator", "specialist"}}
+
+
+def _question(question: str) -> str:
+    if not question or not question.strip():
+        raise UserError("the question is empty")
+    return question.strip()
+
+
+def _need(part, method: str, what: str):
+    if part is None:
+        raise UserError(f"method {method} needs {what}")
+    return part

@@ -1,0 +1,117 @@
+"""Traces as the flat records users read: `solve --json` and the eval JSONL rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from math_router.engine.errors import UserError
+from math_router.engine.trace import Trace, Usage, parse_arguments
+from math_router.engine.answers import extract_answer
+
+COMPONENTS = ("orchestrator", "specialist")
+
+
+def usage_table(trace: Trace) -> dict[str, dict[str, int]]:
+    """Tokens per component, both components always present."""
+    names = list(COMPONENTS) + [c for c in trace.usage if c not in COMPONENTS]
+    table = {}
+    for name in names:
+        u = trace.usage.get(name, Usage())
+        table[name] = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+                       "calls": u.calls, "cached_calls": u.cached_calls}
+    return table
+
+
+def summary(trace: Trace) -> dict[str, Any]:
+    """One question's result, as `solve --json` prints it."""
+    return {
+        "answer": extract_answer(trace.final_text or ""),
+        "final_text": trace.final_text,
+        "method": trace.method,
+        "stopped": trace.stopped,
+        "tool_calls": [{"name": c.name, "arguments": parse_arguments(c.arguments), "seconds": round(c.seconds, 3),
+                        "is_error": c.is_error} for c in trace.tool_calls],
+        "usage": usage_table(trace),
+        "cost_usd": trace.cost_usd,
+        "component_cost_usd": trace.component_cost_usd,
+        "models": trace.models,
+        "local": trace.local,
+        "seconds": round(trace.seconds, 3),
+        "component_seconds": {k: round(v, 3) for k, v in trace.component_seconds.items()},
+        "details": trace.details,
+        "vote": trace.vote,
+    }
+
+
+def record(problem, method: str, trace: Trace | None, error: str | None = None) -> dict[str, Any]:
+    """One row of results_<method>.jsonl: the problem, the verdict, and where time and money went."""
+    from math_router.evals.grading import is_correct
+
+    text = trace.final_text if trace else None
+    if trace is not None and trace.stopped == "max_turns" and error is None:
+        error = "stopped at --max-turns before a final answer"
+    usage = trace.usage if trace else {}
+    seconds = trace.component_seconds if trace else {}
+    row = {
+        "id": problem.id,
+        "method": method,
+        "prediction": extract_answer(text or ""),
+        "gold": problem.gold,
+        "correct": error is None and is_correct(text or "", problem.gold, problem.dataset),
+        "final_text": text,
+        "seconds": round(trace.seconds, 4) if trace else None,
+        "orchestrator_seconds": round(seconds.get("orchestrator", 0.0), 4),
+        "specialist_seconds": round(seconds.get("specialist", 0.0), 4),
+        "input_tokens": sum(u.input_tokens for u in usage.values()),
+        "output_tokens": sum(u.output_tokens for u in usage.values()),
+        "usage": usage_table(trace) if trace else {},
+        "tool_calls": len(trace.tool_calls) if trace else 0,
+        "cost_usd": trace.cost_usd if trace else None,
+        "component_cost_usd": trace.component_cost_usd if trace else {},
+        "cached_calls": sum(u.cached_calls for u in usage.values()),
+        "models": trace.models if trace else {},
+        "device": device_of(trace) if trace else None,
+        "error": error,
+        "trace": trace.to_dict() if trace else None,
+    }
+    if trace is not None and trace.vote is not None:  # the cascade's vote
+        d = trace.vote
+        row.update(agreement=d["agreement"], escalated=d["escalated"], threshold=d["threshold"],
+                   candidates=[{"answer": c["answer"], "count": c["count"]} for c in d["candidates"]],
+                   majority=d["majority"],
+                   majority_correct=d["majority"] is not None and is_correct(
+                       f"\\boxed{{{d['majority']}}}", problem.gold, problem.dataset))
+    return row
+
+
+def device_of(trace: Trace) -> str | None:
+    """Where the specialist ran, when it ran in process."""
+    if "device" in trace.details:
+        return trace.details["device"]
+    for call in trace.tool_calls:
+        if "device" in call.details:
+            return call.details["device"]
+    return None
+
+
+def read_records(path: Path) -> list[dict]:
+    """The finished records of a results file, read only.
+
+    A last line without its newline is a record still being written (or torn by
+    a kill): it is not a record yet, and it is left as it is.
+    """
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[:data.rfind(b"\n") + 1]
+    records = []
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise UserError(f"{path}:{number} is not a JSON record; the file is damaged") from None
+    return records

@@ -1,0 +1,126 @@
+"""Turn the user's model references into the objects the methods run on.
+
+`--model` is an API model name (gpt-4o-mini) or a GGUF reference; without it,
+the orchestrator is gpt-4o-mini when there is a key or a --base-url, else a
+local Qwen2.5 Instruct GGUF, so a newcomer without a key still gets an answer.
+`--specialist` is an http(s) URL of an OpenAI-compatible server or a GGUF
+reference (path, `hf:REPO/FILE`, alias). Only what the chosen method needs is
+built, so `--method llm` never downloads a GGUF.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import attrs
+
+from math_router.engine.cache import ResponseCache
+from math_router.engine.caching import CachedChat
+from math_router.specialists.caching import CachedSpecialist
+from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
+from math_router.engine.pricing import Price
+from math_router.engine.loop import DEFAULT_MAX_TURNS
+from math_router.evals.methods import DEFAULT_THRESHOLD, NEEDS, Setup
+from math_router.specialists import gguf
+from math_router.specialists.base import SamplingParams, Specialist
+from math_router.specialists.qwen_math import MAX_TOKENS
+
+
+@attrs.frozen
+class ModelOptions:
+    model: str | None = None  # None: DEFAULT_API_MODEL with a key, else DEFAULT_LOCAL_MODEL
+    base_url: str | None = None
+    api_key: str | None = None
+    specialist: str = gguf.DEFAULT_SPECIALIST
+    specialist_model: str | None = None
+    specialist_max_tokens: int = MAX_TOKENS
+    orchestrator_max_tokens: int | None = None  # per turn; None: the API's default, 1024 locally
+    gpu_layers: int | None = None
+    max_turns: int = DEFAULT_MAX_TURNS
+    force_tool: bool = True
+    timeout: float = 120.0
+    prices: dict[str, Price] = attrs.field(factory=dict)
+    cache: bool = True  # answer repeated calls from the response cache
+    batch: bool = True  # decode concurrent GGUF specialist calls together
+    sampling: SamplingParams = SamplingParams()
+    threshold: float = DEFAULT_THRESHOLD
+
+
+DEFAULT_API_MODEL = "gpt-4o-mini"
+DEFAULT_LOCAL_MODEL = "qwen2.5-1.5b-instruct"
+
+
+def build_setup(methods: list[str], options: ModelOptions,
+                notify: Callable[[str], None] = lambda _: None) -> Setup:
+    needs = set().union(*(NEEDS[m] for m in methods))
+    orchestrator = build_orchestrator(options, notify) if "orchestrator" in needs else None
+    specialist = build_specialist(options) if "specialist" in needs else None
+    if options.cache:
+        cache = ResponseCache()
+        orchestrator = orchestrator and CachedChat(orchestrator, cache)
+        specialist = specialist and CachedSpecialist(specialist, cache)
+    return Setup(orchestrator=orchestrator, specialist=specialist, max_turns=options.max_turns,
+                 force_tool=options.force_tool, prices=options.prices, sampling=options.sampling,
+                 threshold=options.threshold)
+
+
+def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
+    """The orchestrator to use, and why when it was not the user's choice."""
+    if options.model:
+        return options.model, None
+    if resolve_api_key(options.api_key) or resolve_base_url(options.base_url):
+        return DEFAULT_API_MODEL, None
+    return DEFAULT_LOCAL_MODEL, (
+        f"no OPENAI_API_KEY and no --base-url: the orchestrator is the local GGUF "
+        f"{DEFAULT_LOCAL_MODEL} (Qwen2.5-1.5B-Instruct Q4_K_M); set a key or pass --model to change it")
+
+
+def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = lambda _: None) -> ChatModel:
+    model, why = orchestrator_reference(options)
+    if gguf.is_gguf_reference(model) or Path(model).expanduser().is_file():
+        from math_router.engine.llama_chat import LlamaChat
+        from math_router.specialists.llama_cpp import shared_runtime
+
+        if why:
+            notify(why)  # before a download starts, so the user knows why
+        runtime = shared_runtime(gguf.resolve(model, flag="--model"), gpu_layers=options.gpu_layers)
+        return LlamaChat(runtime, max_tokens=options.orchestrator_max_tokens or 1024)
+    return OpenAIChat(model, base_url=options.base_url, api_key=options.api_key,
+                      timeout=options.timeout, max_tokens=options.orchestrator_max_tokens)
+
+
+def build_specialist(options: ModelOptions) -> Specialist:
+    ref = options.specialist
+    if ref.startswith(("http://", "https://")):
+        from math_router.specialists.openai_compat import OpenAISpecialist
+
+        return OpenAISpecialist(ref, options.specialist_model,
+                                max_tokens=options.specialist_max_tokens, timeout=options.timeout)
+    from math_router.specialists.batched import BatchedDecoder
+    from math_router.specialists.llama_cpp import shared_runtime
+    from math_router.specialists.qwen_math import QwenMathSpecialist
+
+    runtime = shared_runtime(gguf.resolve(ref), gpu_layers=options.gpu_layers)
+    decoder = None
+    if options.batch:
+        decoder = BatchedDecoder(runtime, n_seq_max=max(8, options.sampling.k),
+                                 ctx_per_seq=options.specialist_max_tokens + 1024)
+    return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder)
+
+
+def method_settings(method: str, options: ModelOptions) -> dict:
+    """The flags that shape one method's results; a resumed run must match them."""
+    settings: dict = {}
+    needs = NEEDS[method]
+    if "orchestrator" in needs:
+        settings.update(model=orchestrator_reference(options)[0], base_url=options.base_url,
+                        max_turns=options.max_turns)
+    if "specialist" in needs:
+        settings.update(specialist=options.specialist, specialist_model=options.specialist_model,
+                        specialist_max_tokens=options.specialist_max_tokens)
+    if method == "router":
+        settings["force_tool"] = options.force_tool
+    if method == "cascade":
+        settings.update(sampling=attrs.asdict(options.sampling), threshold=options.threshold)
+    return settings

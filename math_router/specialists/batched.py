@@ -1,0 +1,292 @@
+"""Several sequences decoded together in one llama.cpp batch.
+
+llama.cpp's decode step costs nearly the same for one sequence as for a few
+(the weights are read once per step), so sequences that wait their turn behind
+a lock waste most of the machine. This decoder owns a second context on the
+runtime's model (the weights are shared, the KV cache is its own) with
+`n_seq_max` sequences and a unified KV cache, and one scheduler thread that:
+
+- takes requests from any thread (concurrent eval workers, say) and decodes
+  all active sequences in each `llama_decode` call;
+- for a request of k samples, evaluates the prompt once on one sequence and
+  copies its KV cells to the other k-1 (`llama_memory_seq_cp`), then samples
+  each with its own sampler chain and seed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any, Callable
+
+import attrs
+
+from math_router.specialists.base import GREEDY, SamplingParams
+from math_router.specialists.llama_cpp import LlamaRuntime, import_llama_cpp
+
+
+@attrs.frozen
+class Generation:
+    text: str
+    completion_tokens: int
+    finish_reason: str  # "stop" | "length" | "cancelled" (the caller's outcome was settled)
+
+
+@attrs.frozen
+class BatchResult:
+    generations: list[Generation]
+    prompt_tokens: int
+    queue_seconds: float  # waiting for free sequence slots
+    generate_seconds: float  # from the first decode of this request to its last token
+
+
+@attrs.define(eq=False)
+class _Sequence:
+    seq_id: int
+    sampler: Any
+    position: int
+    max_tokens: int
+    tokens: list[int] = attrs.field(factory=list)
+    finish_reason: str | None = None
+    batch_index: int = -1  # where this sequence's logits are in the current batch
+
+
+@attrs.define(eq=False)
+class _Request:
+    prompt: list[int]
+    n: int
+    sampling: SamplingParams
+    max_tokens: int
+    future: Future
+    submitted: float
+    started: float | None = None
+    prefilled: int = 0
+    sequences: list[_Sequence] = attrs.field(factory=list)
+    settled: Callable[[list[str | None]], bool] | None = None
+    finished_seen: int = 0
+
+
+class BatchedDecoder:
+    """Decode requests from many threads together; `generate` blocks until its request is done."""
+
+    def __init__(self, runtime: LlamaRuntime, *, n_seq_max: int = 8, ctx_per_seq: int = 2048,
+                 n_batch: int = 512):
+        self.runtime = runtime
+        self.n_seq_max = n_seq_max
+        self.ctx_per_seq = ctx_per_seq
+        self.n_batch = n_batch
+        self._cond = threading.Condition()
+        self._queue: list[_Request] = []
+        self._thread: threading.Thread | None = None
+        self._ctx = None
+        self._batch = None
+        self.max_active = 0  # most sequences ever decoded in one step
+
+    @property
+    def name(self) -> str:
+        return self.runtime.name
+
+    def generate(self, prompt: list[int], *, n: int = 1, sampling: SamplingParams = GREEDY,
+                 max_tokens: int = 1024,
+                 settled: Callable[[list[str | None]], bool] | None = None) -> BatchResult:
+        """`n` completions of the token list `prompt`, decoded alongside other callers' requests.
+
+        `settled`, called with the finished texts (None for the rest) each time one
+        finishes, may end the others early ("cancelled") once the caller's outcome
+        cannot change, so a long straggler does not hold the answer up.
+        """
+        if not 1 <= n <= self.n_seq_max:
+            raise ValueError(f"n must be between 1 and {self.n_seq_max}")
+        request = _Request(list(prompt), n, sampling, max_tokens, Future(), time.perf_counter(),
+                           settled=settled)
+        with self._cond:
+            self._start()
+            self._queue.append(request)
+            self._cond.notify()
+        return request.future.result()
+
+    # -- the scheduler thread -------------------------------------------------
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="batched-decoder", daemon=True)
+            self._thread.start()
+
+    def _setup(self) -> None:
+        llama_cpp = import_llama_cpp()
+        from llama_cpp import _internals
+
+        llama = self.runtime.llama  # loads the weights once, shared with the runtime
+        # The runtime's own settings (attention kernel, KV types, threads), resized for n sequences.
+        params = type(llama.context_params).from_buffer_copy(llama.context_params)
+        # One unified pool of KV cells; no more than the model was trained for,
+        # since llama.cpp then warns of overflow (no position ever gets that far).
+        params.n_ctx = min(self.ctx_per_seq * self.n_seq_max, llama._model.n_ctx_train())
+        self.n_ctx = params.n_ctx
+        params.n_batch = self.n_batch
+        params.n_ubatch = self.n_batch
+        params.n_seq_max = self.n_seq_max
+        params.kv_unified = True  # any sequence may use any cell; copies share cells
+        self._model = llama._model
+        self._vocab = llama_cpp.llama_model_get_vocab(llama._model.model)
+        self._ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max)
+        self._llama_cpp = llama_cpp
+
+    def _serve(self) -> None:
+        active: list[_Request] = []
+        free_ids = list(range(self.n_seq_max))
+        while True:
+            with self._cond:
+                while not self._queue and not active:
+                    self._cond.wait()
+                if self._ctx is None:
+                    try:
+                        self._setup()
+                    except Exception as e:
+                        for request in self._queue:
+                            request.future.set_exception(e)
+                        self._queue.clear()
+                        continue
+                # Admit waiting requests, in order, while their sequences and KV cells fit:
+                # each reserves its prompt (shared by its samples) and n * max_tokens.
+                reserved = sum(self._cells(r) for r in active)
+                while self._queue and len(free_ids) >= self._queue[0].n:
+                    request = self._queue[0]
+                    request.max_tokens = min(request.max_tokens,
+                                             max(1, (self.n_ctx - len(request.prompt)) // request.n))
+                    if active and reserved + self._cells(request) > self.n_ctx:
+                        break
+                    self._queue.pop(0)
+                    reserved += self._cells(request)
+                    request.sequences = [self._new_sequence(free_ids.pop(0), request, i)
+                                         for i in range(request.n)]
+                    active.append(request)
+            try:
+                self._step(active)
+            except Exception as e:  # fail what is in flight, keep serving later requests
+                for request in active:
+                    if not request.future.done():
+                        request.future.set_exception(e)
+                    free_ids.extend(self._release(request))
+                active = []
+                continue
+            for request in active:
+                self._check_settled(request)
+            for request in [r for r in active if all(s.finish_reason for s in r.sequences)]:
+                active.remove(request)
+                free_ids.extend(self._release(request))
+                request.future.set_result(self._result(request))
+
+    def _check_settled(self, request: _Request) -> None:
+        finished = [s for s in request.sequences if s.finish_reason]
+        if request.settled is None or len(finished) == request.finished_seen \
+                or len(finished) == len(request.sequences):
+            return
+        request.finished_seen = len(finished)
+        texts = [self._text(s) if s.finish_reason else None for s in request.sequences]
+        if request.settled(texts):
+            for seq in request.sequences:
+                seq.finish_reason = seq.finish_reason or "cancelled"
+
+    def _text(self, seq: _Sequence) -> str:
+        return self._model.detokenize(seq.tokens).decode("utf-8", errors="replace")
+
+    @staticmethod
+    def _cells(request: _Request) -> int:
+        return len(request.prompt) + request.n * request.max_tokens
+
+    def _new_sequence(self, seq_id: int, request: _Request, index: int) -> _Sequence:
+        from llama_cpp import _internals
+
+        sampler = _internals.LlamaSampler()
+        s = request.sampling
+        if s.temperature <= 0:
+            sampler.add_greedy()
+        else:
+            if s.top_k > 0:
+                sampler.add_top_k(s.top_k)
+            if s.top_p < 1.0:
+                sampler.add_top_p(s.top_p, 1)
+            sampler.add_temp(s.temperature)
+            sampler.add_dist(s.seed + index)  # each sample its own stream
+        return _Sequence(seq_id=seq_id, sampler=sampler, position=len(request.prompt),
+                         max_tokens=request.max_tokens)
+
+    def _step(self, active: list[_Request]) -> None:
+        """One llama_decode: a token for every decoding sequence plus prompt chunks."""
+        llama_cpp = self._llama_cpp
+        batch = self._batch
+        batch.n_tokens = 0
+
+        def add(token: int, position: int, seq_id: int, logits: bool) -> int:
+            i = batch.n_tokens
+            batch.token[i] = token
+            batch.pos[i] = position
+            batch.n_seq_id[i] = 1  # shared prompts are copied after prefill, not tagged twice
+            batch.seq_id[i][0] = seq_id
+            batch.logits[i] = logits
+            batch.n_tokens += 1
+            return i
+
+        decoding = [s for r in active if r.prefilled == len(r.prompt)
+                    for s in r.sequences if s.finish_reason is None]
+        for seq in decoding:
+            seq.batch_index = add(seq.tokens[-1], seq.position - 1, seq.seq_id, True)
+        finishing_prefill: list[tuple[_Request, int]] = []
+        for request in active:
+            room = self.n_batch - batch.n_tokens
+            if request.prefilled == len(request.prompt) or room <= 0:
+                continue
+            if request.started is None:
+                request.started = time.perf_counter()
+            first = request.sequences[0].seq_id
+            end = min(len(request.prompt), request.prefilled + room)
+            for position in range(request.prefilled, end):
+                index = add(request.prompt[position], position, first, position == len(request.prompt) - 1)
+            request.prefilled = end
+            if end == len(request.prompt):
+                finishing_prefill.append((request, index))
+        if batch.n_tokens == 0:
+            return
+        code = llama_cpp.llama_decode(self._ctx.ctx, batch)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} (KV cache full?)")
+        self.max_active = max(self.max_active, len(decoding))
+        for request, index in finishing_prefill:
+            first = request.sequences[0].seq_id
+            for seq in request.sequences[1:]:  # the prompt is computed once, shared by all
+                llama_cpp.llama_memory_seq_cp(self._ctx.memory, first, seq.seq_id, -1, -1)
+            for seq in request.sequences:
+                self._accept(seq, llama_cpp.llama_sampler_sample(seq.sampler.sampler, self._ctx.ctx, index))
+        for seq in decoding:
+            self._accept(seq, llama_cpp.llama_sampler_sample(seq.sampler.sampler, self._ctx.ctx,
+                                                              seq.batch_index))
+
+    def _accept(self, seq: _Sequence, token: int) -> None:
+        if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+            seq.finish_reason = "stop"
+            return
+        seq.tokens.append(token)
+        seq.position += 1
+        if len(seq.tokens) >= seq.max_tokens:
+            seq.finish_reason = "length"
+
+    def _release(self, request: _Request) -> list[int]:
+        """Free the request's KV cells, samplers and sequence ids."""
+        for seq in request.sequences:
+            if self._ctx is not None:
+                self._llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.seq_id, -1, -1)
+            seq.sampler.close()
+        return [seq.seq_id for seq in request.sequences]
+
+    def _result(self, request: _Request) -> BatchResult:
+        done = time.perf_counter()
+        started = request.started or done
+        return BatchResult(
+            generations=[Generation(self._text(s), len(s.tokens), s.finish_reason or "stop")
+                         for s in request.sequences],
+            prompt_tokens=len(request.prompt),
+            queue_seconds=started - request.submitted,
+            generate_seconds=done - started)

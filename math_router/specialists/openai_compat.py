@@ -1,0 +1,81 @@
+"""A specialist served over the chat-completions protocol (vLLM, llama-server, ...)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from math_router.engine.chat import call_openai, response_usage
+from math_router.engine.errors import UserError
+from math_router.engine.trace import Usage
+from math_router.engine.answers import extract_answer
+from math_router.specialists import qwen_math
+from math_router.specialists.base import SampleSet, SamplingParams, SpecialistResult
+
+
+class OpenAISpecialist:
+    """Qwen2.5-Math (or any math model) behind an OpenAI-compatible URL."""
+
+    local = False
+
+    def __init__(self, base_url: str, model: str | None, *, api_key: str | None = None,
+                 max_tokens: int = qwen_math.MAX_TOKENS, timeout: float = 300.0,
+                 max_retries: int = 2):
+        import openai
+
+        if not model:
+            raise UserError("--specialist URL needs --specialist-model NAME (the model the server serves)")
+        self.name = model
+        self.base_url = base_url
+        self.max_tokens = max_tokens
+        # The orchestrator's OpenAI key is never sent to a specialist server:
+        # it has its own variable, and self-hosted servers rarely check keys.
+        self._key = api_key or os.environ.get("SPECIALIST_API_KEY") or "no-key"
+        self._client = openai.OpenAI(api_key=self._key, base_url=base_url, timeout=timeout,
+                                     max_retries=max_retries)
+
+    @property
+    def identity(self) -> str:
+        return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}"
+
+    def solve(self, question: str) -> SpecialistResult:
+        results, usage, seconds = self._request(question, n=1, temperature=0.0, top_p=1.0, seed=None)
+        return results[0]
+
+    def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
+        """k samples in one request (`n=k`); servers that return fewer get asked for the rest.
+
+        All k are always drawn (`settled` is accepted for the protocol's sake): one request
+        cannot be stopped half way.
+        """
+        start = time.perf_counter()
+        results, usage, _ = self._request(question, n=params.k, temperature=params.temperature,
+                                          top_p=params.top_p, seed=params.seed)
+        while len(results) < params.k:
+            more, more_usage, _ = self._request(question, n=1, temperature=params.temperature,
+                                                top_p=params.top_p, seed=params.seed + len(results))
+            results += more
+            usage = usage + more_usage
+        return SampleSet(results[:params.k], usage, time.perf_counter() - start, {"device": "remote"})
+
+    def _request(self, question: str, *, n: int, temperature: float, top_p: float,
+                 seed: int | None) -> tuple[list[SpecialistResult], Usage, float]:
+        request = {"model": self.name, "messages": qwen_math.messages_for(question),
+                   "temperature": temperature, "max_tokens": self.max_tokens}
+        if n > 1:
+            request["n"] = n
+        if top_p < 1.0:
+            request["top_p"] = top_p
+        if seed is not None:
+            request["seed"] = seed
+        start = time.perf_counter()
+        response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
+                               **request)
+        seconds = time.perf_counter() - start
+        usage = response_usage(response)
+        results = [SpecialistResult(
+            text=choice.message.content or "", answer=extract_answer(choice.message.content or ""),
+            usage=usage if i == 0 else Usage(), seconds=seconds,
+            details={"finish_reason": choice.finish_reason, "device": "remote"})
+            for i, choice in enumerate(response.choices)]
+        return results, usage, seconds
