@@ -10,13 +10,12 @@ import contextlib
 import functools
 import json
 import sys
-import time
 from pathlib import Path
 
 import attrs
 import click
 
-from math_router.engine.errors import UserError
+from math_router.engine.errors import InputTooLong, UserError
 from math_router.evals.methods import METHODS
 from math_router.factory import ModelOptions
 from math_router.specialists.base import SamplingParams
@@ -31,7 +30,7 @@ def user_errors():
     """A mistake the user can fix ends in one line and exit 1, never a traceback."""
     try:
         yield
-    except UserError as e:
+    except (UserError, InputTooLong) as e:
         raise click.ClickException(str(e)) from None
 
 
@@ -107,20 +106,40 @@ def make_options(kw: dict) -> ModelOptions:
 
 
 class MethodList(click.ParamType):
-    """A comma list of method names, or "all" (the three the comparison is about)."""
+    """A comma list of method names, or "all" (llm, router, slm: the comparison the tool is about)."""
 
     name = "methods"
-    ALL = ("llm", "router", "slm")
 
     def convert(self, value, param, ctx):
+        from math_router.api import method_list
+
         if isinstance(value, list):
             return value
-        names = list(self.ALL) if value == "all" else [m.strip() for m in value.split(",") if m.strip()]
-        unknown = [m for m in names if m not in METHODS]
-        if unknown or not names:
-            self.fail(f"unknown method {', '.join(unknown) or repr(value)}; choose from "
-                      f"{', '.join(METHODS)}, a comma list of them, or all", param, ctx)
-        return names
+        try:
+            return method_list(value)
+        except UserError as e:
+            self.fail(str(e), param, ctx)
+
+
+class ProblemCount(click.ParamType):
+    """A number of problems, or "all"."""
+
+    name = "N|all"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == "all" or isinstance(value, int):
+            return None if value == "all" else value
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor all", param, ctx)
+        if number < 1:
+            self.fail("must be at least 1", param, ctx)
+        return number
+
+
+def notify(note: str) -> None:
+    click.echo(note, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,16 +163,12 @@ def cli():
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def solve(question, method, as_json, **kw):
     """Answer one QUESTION and show how it was answered."""
-    from math_router.evals.records import summary
-    from math_router.factory import build_setup
+    from math_router import api
 
     if not question.strip():
         raise click.ClickException("the question is empty")
     with user_errors():
-        options = make_options(kw)
-        setup = build_setup([method], options, notify=lambda note: click.echo(note, err=True))
-        trace = METHODS[method](setup, question)
-    result = summary(trace)
+        result = api.solve(question, method, options=make_options(kw), notify=notify).as_dict()
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -193,9 +208,17 @@ def print_solution(result: dict) -> None:
 @click.option("--method", type=MethodList(), default="all", show_default=True,
               help="llm, router, slm, cascade, a comma list of them, or all (llm,router,slm).")
 @click.option("--dataset", default="gsm8k", show_default=True,
-              help="gsm8k, math500 (from the Hugging Face Hub) or a local JSONL file of either shape.")
-@click.option("--n", type=click.IntRange(1), default=150, show_default=True,
-              help="How many problems, sampled with --seed.")
+              help="gsm8k, gsm8k-train, math500 (the Hub, or the offline copies in data/), or a file: "
+                   ".jsonl, .json, .csv, .parquet.")
+@click.option("--question-field", "question_fields", multiple=True, metavar="FIELD",
+              help="The field holding the question (repeatable: SVAMP's Body and Question are "
+                   "joined with a space). Default: question or problem.")
+@click.option("--answer-field", metavar="FIELD",
+              help="The field holding the answer (\"9 (apples)\" is read as 9). Default: answer.")
+@click.option("--id-field", metavar="FIELD",
+              help="The field holding each problem's id. Default: id or unique_id, else FILE-ROW.")
+@click.option("--n", type=ProblemCount(), default="150", show_default=True,
+              help="How many problems, sampled with --seed, or all.")
 @click.option("--seed", type=int, default=123, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
@@ -203,55 +226,51 @@ def print_solution(result: dict) -> None:
               help="Problems solved at once.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @model_options
-def eval_command(method, dataset, n, seed, out, concurrency, no_progress, **kw):
+def eval_command(method, dataset, question_fields, answer_field, id_field, n, seed, out,
+                 concurrency, no_progress, **kw):
     """Run methods on the same sample of problems and compare them.
 
     Each finished problem is appended to OUT/results_<method>.jsonl at once;
-    rerun the same command with the same --out to resume after a kill.
+    rerun the same command with the same --out to resume after a kill (and to
+    retry the problems that ended in an error). Exits 1 when any did.
     """
-    from math_router.evals.datasets import load_problems
-    from math_router.evals.report import comparison_table, write_comparison
-    from math_router.evals.runner import check_method_settings, now, prepare_folder, run_method
-    from math_router.factory import build_setup, method_settings
+    from math_router import api
+    from math_router.evals.datasets import Fields
+    from math_router.evals.report import tradeoff_table
 
-    methods = method
     with user_errors():
-        problems = load_problems(dataset, n, seed)
-        options = make_options(kw)
-        setup = build_setup(methods, options, notify=lambda note: click.echo(note, err=True))
-        out = out or Path("results") / f"{problems[0].dataset}_{n}_{time.strftime('%Y%m%d-%H%M%S')}"
-        click.echo(f"results: {out}", err=True)
-        prepare_folder(out, problems, {"dataset": dataset, "n": n, "seed": seed, "started": now()})
-        for m in methods:
-            check_method_settings(out, m, method_settings(m, options))
-            run_method(out, m, functools.partial(METHODS[m], setup), problems,
-                       concurrency=concurrency, progress=not no_progress)
-        comparison = write_comparison(out)
-    click.echo(comparison_table(comparison))
-    click.echo(f"\nwrote {out}/comparison.json")
+        run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
+                           progress=not no_progress, options=make_options(kw), notify=notify,
+                           fields=Fields(tuple(question_fields), answer_field, id_field))
+    click.echo(tradeoff_table(run.comparison))
+    click.echo(f"\nwrote {run.out}/comparison.json; python cli.py report {run.out} for the rest")
+    if run.errors:
+        raise click.ClickException(f"{run.errors} problem(s) ended in an error and are counted apart "
+                                   f"(see 'error' in {run.out}/results_*.jsonl); rerun the same "
+                                   "command to retry them")
 
 
 @cli.command()
 @click.argument("results", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-plots", is_flag=True, help="Only the tables.")
-def report(results, no_plots):
-    """Compare the methods in a RESULTS folder: table, per-problem agreement, plots."""
-    from math_router.evals.report import (agreement, agreement_text, comparison_table, curve_text,
-                              load_results, write_comparison, write_plots)
+@click.option("--price", "prices", multiple=True, metavar="NAME=IN,OUT[,CACHED_IN]",
+              help="Reprice the run from its recorded tokens at these USD per million tokens "
+                   "(repeatable); nothing is re-run and the records are not changed.")
+def report(results, no_plots, prices):
+    """Compare the methods in a RESULTS folder: the trade-off against the llm, paired tests,
+    per-problem agreement, plots; writes comparison.json and report.md there."""
+    from math_router.engine.pricing import parse_price
+    from math_router.evals.plots import write_plots
+    from math_router.evals.report import load_results, report_text, write_comparison, write_markdown
 
     with user_errors():
-        records = load_results(results)
+        records = load_results(results, dict(parse_price(p) for p in prices) or None)
         comparison = write_comparison(results, records)
-        click.echo(comparison_table(comparison))
-        click.echo()
-        click.echo(agreement_text(agreement(records)))
-        curves = curve_text(comparison)
-        if curves:
-            click.echo()
-            click.echo(curves)
-        if not no_plots:
-            for path in write_plots(results, comparison, records):
-                click.echo(f"wrote {path}")
+        click.echo(report_text(comparison, records))
+        plots = [] if no_plots else write_plots(results, comparison, records)
+        for path in plots:
+            click.echo(f"wrote {path}")
+        click.echo(f"wrote {write_markdown(results, comparison, records, plots)}")
 
 
 @cli.command()
@@ -288,7 +307,7 @@ def main(argv=None) -> int:
     except click.ClickException as e:
         click.echo(f"Error: {e.format_message()}", err=True)
         return e.exit_code
-    except UserError as e:
+    except (UserError, InputTooLong) as e:
         click.echo(f"Error: {e}", err=True)
         return 1
     except (click.exceptions.Abort, KeyboardInterrupt):

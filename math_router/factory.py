@@ -57,7 +57,7 @@ def build_setup(methods: list[str], options: ModelOptions,
     orchestrator = build_orchestrator(options, notify) if "orchestrator" in needs else None
     specialist = build_specialist(options) if "specialist" in needs else None
     if options.cache:
-        cache = ResponseCache()
+        cache = ResponseCache(notify=notify)
         orchestrator = orchestrator and CachedChat(orchestrator, cache)
         specialist = specialist and CachedSpecialist(specialist, cache)
     return Setup(orchestrator=orchestrator, specialist=specialist, max_turns=options.max_turns,
@@ -109,18 +109,60 @@ def build_specialist(options: ModelOptions) -> Specialist:
     return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder)
 
 
-def method_settings(method: str, options: ModelOptions) -> dict:
-    """The flags that shape one method's results; a resumed run must match them."""
+def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
+    """Everything that shapes one method's results; a resumed run must match it.
+
+    Models by identity (an API model's name and server; a GGUF's name, size and
+    sha256), every prompt and tool schema by hash, and the flags that change
+    answers or figures.
+    """
+    from math_router.evals.methods import prompts
+    from math_router.evals.provenance import text_hash
+
     settings: dict = {}
     needs = NEEDS[method]
     if "orchestrator" in needs:
-        settings.update(model=orchestrator_reference(options)[0], base_url=options.base_url,
-                        max_turns=options.max_turns)
+        settings.update(orchestrator=model_identity(setup.orchestrator), max_turns=options.max_turns,
+                        orchestrator_max_tokens=options.orchestrator_max_tokens)
     if "specialist" in needs:
-        settings.update(specialist=options.specialist, specialist_model=options.specialist_model,
-                        specialist_max_tokens=options.specialist_max_tokens)
+        settings.update(specialist=model_identity(setup.specialist),
+                        specialist_max_tokens=options.specialist_max_tokens, batch=options.batch)
+    if any("gguf" in settings.get(part, {}) for part in ("orchestrator", "specialist")):
+        settings["gpu_layers"] = options.gpu_layers
     if method == "router":
         settings["force_tool"] = options.force_tool
     if method == "cascade":
         settings.update(sampling=attrs.asdict(options.sampling), threshold=options.threshold)
+    settings["prices"] = {name: attrs.asdict(price) for name, price in sorted(options.prices.items())}
+    settings["prompts"] = {name: text_hash(text) for name, text in prompts(method, setup).items()}
     return settings
+
+
+def model_identity(model) -> dict:
+    """What a model is, for run.json: a GGUF by file and hash, an API model by name and server."""
+    from math_router.evals.provenance import file_identity
+
+    inner = getattr(model, "inner", model)  # through the cache wrapper
+    runtime = getattr(inner, "runtime", None)
+    if runtime is not None:
+        return {"gguf": file_identity(runtime.path)}
+    return {"model": inner.name, "base_url": getattr(inner, "base_url", None)}
+
+
+def served_models(setup: Setup) -> dict[str, str]:
+    """The model names API servers reported for this setup's models, where they said."""
+    served = {}
+    for role, model in (("orchestrator", setup.orchestrator), ("specialist", setup.specialist)):
+        name = getattr(getattr(model, "inner", model), "served_model", None)
+        if name:
+            served[role] = name
+    return served
+
+
+def device(setup: Setup) -> str | None:
+    """Where the in-process models run (cpu, cuda, ...), or None when none does."""
+    for model in (setup.specialist, setup.orchestrator):
+        runtime = getattr(getattr(model, "inner", model), "runtime", None)
+        if runtime is not None:
+            return runtime.device
+    return None

@@ -65,8 +65,9 @@ class ChatServer:
     """Serve `respond(request_body) -> Reply`, or a list of Replies in order."""
 
     def __init__(self, respond: Callable[[dict], Reply] | list[Reply], delay: float = 0.0,
-                 port: int = 0):
-        self.requests: list[dict] = []
+                 port: int = 0, answer_checks: bool = True):
+        self.requests: list[dict] = []  # the requests `respond` answered
+        self.checks: list[dict] = []  # the checks answered on its behalf (answer_checks)
         self.headers: list[dict] = []
         self.delay = delay
         self._lock = threading.Lock()
@@ -79,6 +80,9 @@ class ChatServer:
                         return error(500, "the script ran out of replies")
                     return script.pop(0)
         self._respond = respond
+        # The one small request an eval sends each API before its first problem gets a
+        # plain reply, so scripts need not know about it; False sends it to `respond` too.
+        self.answer_checks = answer_checks
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -104,11 +108,14 @@ class ChatServer:
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                check = server.answer_checks and _is_check(body)
                 with server._lock:
-                    server.requests.append(body)
+                    (server.checks if check else server.requests).append(body)
                     server.headers.append(dict(self.headers))
                 if not self.path.endswith("/chat/completions"):
                     reply = error(404, f"no route {self.path}")
+                elif check:
+                    reply = _check_reply(body)
                 else:
                     try:
                         reply = server._respond(body)
@@ -126,6 +133,20 @@ class ChatServer:
                 pass
 
         return Handler
+
+
+def _is_check(request: dict) -> bool:
+    from math_router.engine.chat import CHECK_PROMPT
+
+    return any(m.get("content") == CHECK_PROMPT for m in request.get("messages", []))
+
+
+def _check_reply(request: dict) -> Reply:
+    choice = request.get("tool_choice")
+    if isinstance(choice, dict):
+        return completion(tool_calls=[tool_call(choice["function"]["name"], {"question": "OK"})],
+                          prompt_tokens=20, completion_tokens=5)
+    return completion("OK", prompt_tokens=12, completion_tokens=1)
 
 
 # -- scripted behaviours ------------------------------------------------------

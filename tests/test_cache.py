@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from math_router.cli import cli
@@ -53,9 +54,13 @@ def test_a_repeated_chat_call_is_a_hit_that_sends_nothing(tmp_path):
     assert len(server.requests) == 3  # the repeat was not sent
     assert not first.cached and second.cached
     assert second.tool_requests == first.tool_requests and second.content == first.content
-    assert (second.usage.input_tokens, second.usage.output_tokens, second.usage.calls) == (0, 0, 0)
+    # The method's own figures stay what the call took; the run spent nothing on it.
+    assert (second.usage.input_tokens, second.usage.output_tokens, second.usage.calls) == (30, 7, 1)
+    assert second.usage.seconds == first.usage.seconds > 0
     assert (second.usage.cached_input_tokens, second.usage.cached_output_tokens) == (30, 7)
     assert second.usage.cached_calls == 1
+    spent = second.usage.spent()
+    assert (spent.input_tokens, spent.output_tokens, spent.calls, spent.seconds) == (0, 0, 0, 0.0)
     assert not other_tools.cached and not other_messages.cached
 
 
@@ -88,7 +93,8 @@ def test_samples_are_cached_per_index(tmp_path):
     assert [r.answer for r in first.results] == ["0", "1", "2"]
     assert [r.answer for r in again.results] == ["0", "1", "2"]
     assert all(r.details["cached"] for r in again.results)
-    assert again.usage.cached_calls == 1 and again.usage.calls == 0
+    assert again.usage.cached_calls == 1 and again.usage.calls == 1
+    assert again.usage.spent().calls == 0 and again.usage.input_tokens == first.usage.input_tokens
     assert [r.answer for r in other_seed.results] == ["3", "4", "5"]
     assert server.requests[0]["n"] == 3 and len(server.requests) == 2
 
@@ -103,23 +109,38 @@ def test_an_eval_rerun_into_a_fresh_folder_sends_nothing(tmp_path):
                                     env={"OPENAI_API_KEY": "sk-test"}, catch_exceptions=False)
         assert result.exit_code == 0, result.output
 
+    def problem_requests(server):  # the test server keeps the checks before each run apart
+        assert server.checks
+        return server.requests
+
     with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
         run(orch, spec, tmp_path / "first")
-        sent = len(orch.requests), len(spec.requests)
+        sent = len(problem_requests(orch)), len(problem_requests(spec))
         run(orch, spec, tmp_path / "again")
-        assert (len(orch.requests), len(spec.requests)) == sent  # nothing sent the second time
+        # nothing about a problem is sent the second time
+        assert (len(problem_requests(orch)), len(problem_requests(spec))) == sent
         run(orch, spec, tmp_path / "bypass", "--no-cache")
-        assert len(orch.requests) > sent[0] and len(spec.requests) > sent[1]
+        assert len(problem_requests(orch)) > sent[0] and len(problem_requests(spec)) > sent[1]
 
-    first = json.loads((tmp_path / "first" / "comparison.json").read_text())
-    again = json.loads((tmp_path / "again" / "comparison.json").read_text())
+    first = json.loads((tmp_path / "first" / "comparison.json").read_text())["methods"]
+    again = json.loads((tmp_path / "again" / "comparison.json").read_text())["methods"]
     for method in ("llm", "router", "slm", "cascade"):
-        assert again[method]["accuracy"] == first[method]["accuracy"]
-        assert again[method]["real_calls"] == 0 and again[method]["cached_calls"] > 0
-        assert again[method]["input_tokens"] == 0 and again[method]["total_cost_usd"] == 0
-    assert first["llm"]["total_cost_usd"] > 0 and first["llm"]["cached_calls"] == 0
+        # The method's own figures are the same, whatever the cache answered...
+        for figure in ("accuracy", "input_tokens", "output_tokens", "total_cost_usd"):
+            assert again[method][figure] == first[method][figure], (method, figure)
+        assert again[method]["mean_seconds"] == pytest.approx(first[method]["mean_seconds"], rel=0.2,
+                                                              abs=0.05)
+        # ...and what the run spent is apart: nothing, every call from the cache.
+        assert again[method]["spent"]["calls"] == 0 and again[method]["spent"]["cached_calls"] > 0
+        assert again[method]["spent"]["input_tokens"] == 0
+    assert first["llm"]["total_cost_usd"] > 0 and again["llm"]["spent"]["cost_usd"] == 0
+    # In one run of llm,router,slm the router asked the specialist first, so every slm call was
+    # a cache hit: the slm row still shows the specialist's own tokens and seconds.
+    assert first["slm"]["spent"]["calls"] == 0 and first["slm"]["spent"]["cached_calls"] == N
+    assert first["slm"]["specialist_output_tokens"] == 200 * N and first["slm"]["mean_seconds"] > 0
+    assert first["llm"]["spent"]["cached_calls"] == 0
     for r in read_records(tmp_path / "again" / "results_router.jsonl"):
-        assert r["cached_calls"] == 3  # two orchestrator turns and the specialist
+        assert r["cached_calls"] == 3 and r["spent"]["cached_calls"] == 3  # two turns, one solve
 
 
 def test_the_cache_survives_a_kill(tmp_path):

@@ -64,7 +64,7 @@ def test_all_methods_on_the_same_problems_with_exact_bookkeeping(tmp_path):
                               "tool_calls", "cost_usd", "error"}
             assert r["method"] == method and r["error"] is None
 
-    comparison = json.loads((out / "comparison.json").read_text())
+    comparison = json.loads((out / "comparison.json").read_text())["methods"]
     llm, router, slm = comparison["llm"], comparison["router"], comparison["slm"]
     assert llm["n"] == router["n"] == slm["n"] == N
     assert llm["correct"] == N - len(HARD) and llm["accuracy"] == pytest.approx((N - 2) / N)
@@ -78,27 +78,42 @@ def test_all_methods_on_the_same_problems_with_exact_bookkeeping(tmp_path):
     assert router["total_cost_usd"] is None and slm["total_cost_usd"] is None
     assert llm["models"] == {"orchestrator": ["gpt-4o-mini"]}
     assert slm["models"] == {"specialist": ["qwen-math"]}
-    assert {"mean_seconds", "median_seconds", "date", "device"} <= set(llm)
+    assert {"mean_seconds", "median_seconds", "device", "accuracy_ci", "spent"} <= set(llm)
     assert "| llm " in result.output and "| router " in result.output
 
 
 def test_a_failing_problem_is_recorded_and_the_run_goes_on(tmp_path):
-    broken = PROBLEMS[3].question
+    broken = {PROBLEMS[3].question}
 
     def flaky(request):
-        return error(500, "model exploded") if user_question(request) == broken else orchestrator(request)
+        return error(500, "model exploded") if user_question(request) in broken else orchestrator(request)
 
     out = tmp_path / "run"
     with ChatServer(flaky) as orch, ChatServer(specialist) as spec:
         result = invoke(eval_args(out, orch, spec, "--method", "llm"))
-    assert result.exit_code == 0, result.output
-    records = {r["id"]: r for r in read_records(out / "results_llm.jsonl")}
-    assert len(records) == N
-    failed = records[PROBLEMS[3].id]
-    assert failed["correct"] is False and "HTTP 500" in failed["error"] and "model exploded" in failed["error"]
-    comparison = json.loads((out / "comparison.json").read_text())["llm"]
-    assert comparison["errors"] == 1
-    assert comparison["correct"] == N - len(HARD) - (0 if broken in HARD else 1)
+        # The run goes on, and its exit status says that a problem failed.
+        assert result.exit_code == 1 and "1 problem(s) ended in an error" in result.output
+        records = {r["id"]: r for r in read_records(out / "results_llm.jsonl")}
+        assert len(records) == N
+        failed = records[PROBLEMS[3].id]
+        assert failed["correct"] is None and "HTTP 500" in failed["error"]
+        assert "model exploded" in failed["error"]
+        comparison = json.loads((out / "comparison.json").read_text())["methods"]["llm"]
+        # Counted apart, never as a wrong answer: accuracy is over the problems answered.
+        assert comparison["errors"] == 1 and comparison["n"] == N - 1 and not comparison["complete"]
+        assert PROBLEMS[3].question not in HARD and comparison["correct"] == N - 1 - len(HARD)
+        assert comparison["accuracy"] == pytest.approx((N - 1 - len(HARD)) / (N - 1))
+
+        # A rerun retries the failed problem only; its new record is appended, the old one kept.
+        broken.clear()
+        asked = len(orch.requests)
+        again = invoke(eval_args(out, orch, spec, "--method", "llm"))
+        assert again.exit_code == 0, again.output
+        assert [user_question(r) for r in orch.requests[asked:]] == [PROBLEMS[3].question]
+    lines = read_records(out / "results_llm.jsonl")
+    assert len(lines) == N + 1 and lines[-1]["id"] == PROBLEMS[3].id and lines[-1]["error"] is None
+    comparison = json.loads((out / "comparison.json").read_text())["methods"]["llm"]
+    assert comparison["errors"] == 0 and comparison["n"] == N and comparison["complete"]
 
 
 def test_max_turns_is_a_recorded_failure(tmp_path):
@@ -108,10 +123,12 @@ def test_max_turns_is_a_recorded_failure(tmp_path):
     out = tmp_path / "run"
     with ChatServer(endless) as orch, ChatServer(specialist) as spec:
         result = invoke(eval_args(out, orch, spec, "--method", "router", "--max-turns", "2", "--n", "2"))
+    # Looping past --max-turns is the method's failure to answer: a wrong answer, not an error.
     assert result.exit_code == 0, result.output
     records = read_records(out / "results_router.jsonl")
     assert len(records) == 2
-    assert all("max-turns" in r["error"] and r["correct"] is False for r in records)
+    assert all(r["stopped"] == "max_turns" and r["correct"] is False and r["error"] is None
+               and r["prediction"] is None for r in records)
 
 
 def test_an_unreachable_server_stops_the_run_without_records(tmp_path):
@@ -136,8 +153,8 @@ def test_resume_after_an_interruption_solves_only_what_is_missing(tmp_path):
         from math_router.engine.trace import Trace
         return Trace(method="llm", final_text=f"\\boxed{{{GOLD[question]}}}", seconds=0.01)
 
-    from math_router.evals.runner import prepare_folder
-    prepare_folder(out, PROBLEMS, {"dataset": GSM8K, "n": N, "seed": SEED})
+    from math_router.evals.runner import prepare_run
+    prepare_run(out, PROBLEMS, {"dataset": GSM8K, "n": N, "seed": SEED}, {"llm": {}})
     with pytest.raises(KeyboardInterrupt):
         run_method(out, "llm", interrupted, PROBLEMS, concurrency=1, progress=False)
     assert len(read_records(out / "results_llm.jsonl")) == 3
@@ -188,7 +205,7 @@ def test_a_rerun_with_other_settings_or_problems_is_refused(tmp_path):
         assert invoke(eval_args(out, orch, spec, "--method", "llm")).exit_code == 0
         other_model = invoke(eval_args(out, orch, spec, "--method", "llm", "--model", "gpt-4o"))
         other_sample = invoke(eval_args(out, orch, spec, "--method", "llm", "--seed", "8"))
-    assert other_model.exit_code == 1 and "other settings (model)" in other_model.output
+    assert other_model.exit_code == 1 and "other settings (orchestrator)" in other_model.output
     assert other_sample.exit_code == 1 and "other problems" in other_sample.output
     assert len(read_records(out / "results_llm.jsonl")) == N
 
@@ -217,7 +234,7 @@ def test_dataset_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"foo": 1}\n')
     for dataset, message in [("gsm8k", "pass --dataset PATH.jsonl"),
-                             (str(bad), "rows need the fields question, answer"),
+                             (str(bad), "its rows have the fields foo"),
                              (str(tmp_path / "none.jsonl"), "neither")]:
         result = CliRunner().invoke(cli, ["eval", "--dataset", dataset, "--n", "2", "--method", "llm",
                                           "--out", str(tmp_path / "o")])

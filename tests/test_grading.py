@@ -24,9 +24,22 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     ("we get 3 apples and then 7 more, 10 in all", "10"),
     ("I do not know.", None),
     ("", None),
+    # Markdown emphasis, as chat models such as GPT-4o-mini write a final answer.
+    ("The answer is: **72**", "72"),
+    ("**Final answer:** 72", "72"),
+    ("So the final answer is *18*.", "18"),
+    ("The answer is **$1,000**.", "$1,000"),
+    ("The answer is __5__ apples.", "5 apples"),
+    ("The answer is 2*3=6.", "2*3=6"),
 ])
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
+
+
+def test_an_emphasised_answer_is_graded_as_a_plain_one():
+    for text in ("The answer is: **72**", "**Final answer:** $72", "The answer is *72* dollars."):
+        assert is_correct(text, "#### 72")
+    assert not is_correct("The answer is: **73**", "#### 72")
 
 
 @pytest.mark.parametrize("text, gold, correct", [

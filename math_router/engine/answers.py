@@ -13,6 +13,8 @@ _PHRASE = re.compile(r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer|answer\s
                      re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
+# Markdown emphasis around an answer, as chat models write it: **72**, *72*, __72__.
+_EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(.+?)\1")
 
 
 def extract_answer(text: str) -> str | None:
@@ -20,7 +22,8 @@ def extract_answer(text: str) -> str | None:
 
     In order: the last `\\boxed{...}` (braces matched); else what follows the
     last final-answer phrase ("The answer is", "Final answer", "Answer:",
-    "####") up to the end of its sentence; else the last number.
+    "####") up to the end of its sentence, markdown emphasis removed ("The
+    answer is: **72**", "**Final answer:** 72"); else the last number.
     """
     if not text:
         return None
@@ -29,9 +32,10 @@ def extract_answer(text: str) -> str | None:
         return boxed.strip()
     phrases = list(_PHRASE.finditer(text))
     if phrases:
-        rest = text[phrases[-1].end():].lstrip()
+        rest = _EMPHASIS.sub(r"\2", text[phrases[-1].end():].lstrip())
+        rest = rest.lstrip("*_:").lstrip()  # what is left of "**Final answer:**"
         end = _SENTENCE_END.search(rest)
-        chunk = (rest[:end.start()] if end else rest).strip()
+        chunk = (rest[:end.start()] if end else rest).strip().strip("*_").strip()
         if chunk:
             return chunk
     numbers = _NUMBER.findall(text)

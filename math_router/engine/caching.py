@@ -1,14 +1,12 @@
 """A ChatModel whose answers are kept in a ResponseCache (specialists.caching does the same
 for specialists).
 
-A hit costs nothing and sends nothing: its tokens are counted apart
-(`Usage.cached_*`) so that reports count only real calls, and the record says
-it was a hit.
+A hit sends nothing and costs nothing now, yet keeps the tokens and seconds the
+call took when it ran (`Usage.replayed()`): the method's own figures stay what
+they were, and what this run spent is counted apart.
 """
 
 from __future__ import annotations
-
-import time
 
 import attrs
 
@@ -27,6 +25,12 @@ class CachedModel:
     local = property(lambda self: self.inner.local)
     identity = property(lambda self: self.inner.identity)
 
+    def check(self, *args) -> None:
+        """A test request goes to the model itself, never to the cache."""
+        check = getattr(self.inner, "check", None)
+        if check is not None:
+            check(*args)
+
 
 class CachedChat(CachedModel):
 
@@ -34,15 +38,20 @@ class CachedChat(CachedModel):
                  tool_choice: str | dict | None = None) -> Turn:
         key = cache_key(kind="chat", model=self.identity, messages=messages, tools=tools,
                         tool_choice=tool_choice)
-        start = time.perf_counter()
         stored = self.cache.get(key)
         if stored is not None:
-            usage = Usage(**stored["usage"])
+            usage = stored_usage(stored["usage"], stored["seconds"])
             return Turn(content=stored["content"],
                         tool_requests=[ToolRequest(**r) for r in stored["tool_requests"]],
-                        usage=Usage.of_call(usage.input_tokens, usage.output_tokens, cached=True),
-                        seconds=time.perf_counter() - start, finish_reason=stored["finish_reason"],
-                        cached=True)
+                        usage=usage.replayed(), seconds=usage.seconds,
+                        finish_reason=stored["finish_reason"], cached=True)
         turn = self.inner.complete(messages, tools, tool_choice)
         self.cache.put(key, "chat", attrs.asdict(turn))
         return turn
+
+
+def stored_usage(stored: dict, seconds: float) -> Usage:
+    """The usage a cache entry recorded, with its seconds (older entries kept them apart)."""
+    known = {k: v for k, v in stored.items() if k in attrs.fields_dict(Usage)}
+    usage = Usage(**known)
+    return usage if usage.seconds else attrs.evolve(usage, seconds=seconds)

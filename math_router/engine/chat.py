@@ -10,9 +10,13 @@ import os
 import time
 from typing import Any, Protocol
 
-from math_router.engine.errors import TransportError, UserError
+from math_router.engine.errors import ParameterRefused, TransportError, UserError
 from math_router.engine.tool_call_text import parse_tool_calls
 from math_router.engine.trace import ToolRequest, Turn, Usage
+
+
+# What the one small request before an eval asks (see evals.methods.preflight).
+CHECK_PROMPT = "Reply with the word OK."
 
 
 class ChatModel(Protocol):
@@ -51,6 +55,10 @@ class OpenAIChat:
         self.base_url = base_url or "https://api.openai.com/v1"
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.served_model: str | None = None  # the model name the server reported
+        # Parameters the server refused once (reasoning models refuse temperature, and
+        # want max_completion_tokens): left out, or renamed, from then on.
+        self.adjusted: dict[str, str | None] = {}
         # Local servers (vLLM, llama-server) accept any key; the SDK insists on one.
         self._key = key or "no-key"
         self._client = openai.OpenAI(api_key=self._key, base_url=base_url,
@@ -60,9 +68,13 @@ class OpenAIChat:
     def identity(self) -> str:
         return f"openai:{self.base_url}:{self.name}:t{self.temperature}:max{self.max_tokens}"
 
+    def check(self, tools: list[dict] | None = None, tool_choice: str | dict | None = None) -> None:
+        """One small request shaped like the real ones; raises TransportError when refused."""
+        self.complete([{"role": "user", "content": CHECK_PROMPT}], tools or [], tool_choice)
+
     def complete(self, messages: list[dict], tools: list[dict],
                  tool_choice: str | dict | None = None) -> Turn:
-        request: dict[str, Any] = {"model": self.name, "messages": messages}
+        request: dict[str, Any] = {"model": self.name, "messages": sendable(messages)}
         if tools:
             request["tools"] = tools
             if tool_choice is not None:
@@ -71,10 +83,25 @@ class OpenAIChat:
             request["temperature"] = self.temperature
         if self.max_tokens is not None:
             request["max_tokens"] = self.max_tokens
+        notes = []
+        for name, replacement in self.adjusted.items():
+            self._adjust(request, name, replacement)
         start = time.perf_counter()
-        response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
-                               **request)
+        try:
+            response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
+                                   **request)
+        except ParameterRefused as e:
+            if e.parameter not in request or e.parameter in self.adjusted:
+                raise
+            replacement = "max_completion_tokens" if e.parameter == "max_tokens" else None
+            self.adjusted[e.parameter] = replacement
+            self._adjust(request, e.parameter, replacement)
+            notes.append(f"{self.name} refused {e.parameter}: sent "
+                         + (f"{replacement} instead" if replacement else "without it") + " from then on")
+            response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
+                                   **request)
         seconds = time.perf_counter() - start
+        self.served_model = getattr(response, "model", None) or self.served_model
         choice = response.choices[0]
         message = choice.message
         requests = [ToolRequest(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
@@ -84,8 +111,15 @@ class OpenAIChat:
             # Servers without a tool-call parser for the model (llama-server on some
             # templates, vLLM without --tool-call-parser) return the call as text.
             content, requests = parse_tool_calls(content, {t["function"]["name"] for t in tools})
-        return Turn(content=content, tool_requests=requests, usage=response_usage(response),
-                    seconds=seconds, finish_reason=choice.finish_reason)
+        return Turn(content=content, tool_requests=requests, usage=response_usage(response, seconds),
+                    seconds=seconds, finish_reason=choice.finish_reason, notes=notes)
+
+    @staticmethod
+    def _adjust(request: dict, name: str, replacement: str | None) -> None:
+        if name in request:
+            value = request.pop(name)
+            if replacement:
+                request[replacement] = value
 
 
 def call_openai(create, base_url: str, key: str, **request):
@@ -103,16 +137,49 @@ def call_openai(create, base_url: str, key: str, **request):
         raise TransportError(f"cannot reach {base_url}", systemic=True) from None
     except openai.APIStatusError as e:
         detail = _scrub(_error_message(e), key)
-        raise TransportError(f"{base_url} answered HTTP {e.status_code}: {detail}") from None
+        message = f"{base_url} answered HTTP {e.status_code}: {detail}"
+        refused = _refused_parameter(e, request) if e.status_code == 400 else None
+        if refused:
+            raise ParameterRefused(message, refused) from None
+        raise TransportError(message) from None
     if not response.choices:
         raise TransportError(f"{base_url} answered with no choices")
     return response
 
 
-def response_usage(response) -> Usage:
-    """Tokens of a chat completion; servers that report none count 0."""
+# Parameters a model may refuse where the request would still make sense without them.
+OPTIONAL_PARAMETERS = ("temperature", "top_p", "max_tokens", "seed")
+
+
+def _refused_parameter(e: Any, request: dict) -> str | None:
+    """The optional parameter a 400 names (OpenAI puts it in `param`; others in the message)."""
+    body = e.body if isinstance(e.body, dict) else {}
+    body = body.get("error", body) if isinstance(body.get("error", body), dict) else body
+    named = body.get("param")
+    if named in OPTIONAL_PARAMETERS and named in request:
+        return named
+    text = str(body.get("message") or e.message)
+    for name in OPTIONAL_PARAMETERS:
+        if name in request and (f"'{name}'" in text or f"`{name}`" in text or f'"{name}"' in text):
+            return name
+    return None
+
+
+def sendable(messages: list[dict]) -> list[dict]:
+    """Messages as every server takes them: an assistant turn that only calls tools gets
+    content "" rather than null (the spec allows null; llama-cpp-python's server refuses it)."""
+    return [dict(m, content="") if m.get("role") == "assistant" and m.get("content") is None
+            and m.get("tool_calls") else m for m in messages]
+
+
+def response_usage(response, seconds: float = 0.0) -> Usage:
+    """Tokens of a chat completion, with the input the API served from its prompt cache
+    (OpenAI bills those at a lower rate); servers that report none count 0."""
     u = response.usage
-    return Usage.of_call(u.prompt_tokens if u else 0, u.completion_tokens if u else 0)
+    details = getattr(u, "prompt_tokens_details", None) if u else None
+    hits = getattr(details, "cached_tokens", None) or 0
+    return Usage.of_call(u.prompt_tokens if u else 0, u.completion_tokens if u else 0, seconds,
+                         prompt_cache_hit_tokens=hits)
 
 
 def _error_message(e: Any) -> str:

@@ -21,5 +21,18 @@ class TransportError(UserError):
         self.systemic = systemic
 
 
+class InputTooLong(Exception):
+    """A prompt longer than the model's context: that question fails, the run goes on."""
+
+
+class ParameterRefused(TransportError):
+    """The server refused one request parameter (HTTP 400 naming it): a reasoning model and
+    `temperature`, say. The request may succeed without it."""
+
+    def __init__(self, message: str, parameter: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
 class ToolError(Exception):
     """A tool refuses its input; the message goes back to the model."""

@@ -40,8 +40,9 @@ class LlamaChat:
         else:
             names = {t["function"]["name"] for t in tools}
             content, requests = parse_tool_calls(message.get("content") or "", names)
-        return Turn(content=content, tool_requests=requests, usage=usage_of_response(response),
-                    seconds=sum(response["timings"].values()),
+        seconds = sum(response["timings"].values())
+        return Turn(content=content, tool_requests=requests,
+                    usage=usage_of_response(response, seconds), seconds=seconds,
                     finish_reason="tool_calls" if requests else choice.get("finish_reason"))
 
 

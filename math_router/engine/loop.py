@@ -8,7 +8,7 @@ import attrs
 
 from math_router.engine import pricing
 from math_router.engine.chat import ChatModel
-from math_router.engine.trace import ToolCall, Trace, Turn, Usage, add_usage
+from math_router.engine.trace import ToolCall, Trace, Turn, Usage, add_usage, measured_seconds
 from math_router.engine.toolbox import Toolbox
 
 
@@ -46,13 +46,14 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
         for request in turn.tool_requests:
             result = tools.call(request.name, request.arguments)
             calls.append(ToolCall(name=request.name, arguments=request.arguments,
-                                  result=result.content, seconds=result.seconds,
+                                  result=result.content,
+                                  seconds=measured_seconds(result.seconds, result.usage.values()),
                                   is_error=result.is_error, usage=result.usage,
                                   details=result.details))
             messages.append({"role": "tool", "tool_call_id": request.id,
                              "content": result.content})
     trace = Trace(method=method, final_text=final_text, turns=turns, tool_calls=calls,
-                  seconds=time.perf_counter() - start, stopped=stopped)
+                  spent_seconds=time.perf_counter() - start, stopped=stopped)
     return summarize(trace, chat, prices)
 
 
@@ -68,28 +69,39 @@ def assistant_message(turn: Turn) -> dict:
 
 def summarize(trace: Trace, chat: ChatModel | None,
               prices: dict[str, pricing.Price] | None = None) -> Trace:
-    """Fill usage, seconds, models and cost per component from the turns and tool calls."""
+    """Fill usage, seconds, models and cost per component from the turns and tool calls.
+
+    `trace.usage` may hold components the caller measured itself (the cascade's
+    samples); the turns and tool calls are added to it. `trace.spent_seconds`
+    is this run's wall time; `seconds` becomes the time as measured.
+    """
     usage = dict(trace.usage)
-    seconds = dict(trace.component_seconds)
     models = dict(trace.models)
     local = set(trace.local)
     if chat is not None and trace.turns:
         usage = add_usage(usage, {"orchestrator": sum((t.usage for t in trace.turns), Usage())})
-        seconds["orchestrator"] = seconds.get("orchestrator", 0.0) + sum(t.seconds for t in trace.turns)
         models["orchestrator"] = chat.name
         if chat.local:
             local.add("orchestrator")
     for call in trace.tool_calls:
-        usage = add_usage(usage, call.usage)
         # A tool that reports usage names its component ("specialist"); else it is its own.
+        usage = add_usage(usage, call.usage or {call.name: Usage(calls=1, seconds=call.seconds)})
         component = next(iter(call.usage), call.name)
-        seconds[component] = seconds.get(component, 0.0) + call.seconds
         if "model" in call.details:
             models[component] = call.details["model"]
-        if call.details.get("local"):
+        if call.details.get("local", not call.usage):  # a tool without a model runs here
             local.add(component)
     costs = {c: pricing.cost(models.get(c, c), u, local=c in local, extra=prices)
              for c, u in usage.items()}
-    total = None if None in costs.values() else sum(costs.values())
-    return attrs.evolve(trace, usage=usage, component_seconds=seconds, models=models,
-                        local=sorted(local), component_cost_usd=costs, cost_usd=total)
+    spent = {c: pricing.cost(models.get(c, c), u.spent(), local=c in local, extra=prices)
+             for c, u in usage.items()}
+    return attrs.evolve(trace, usage=usage, models=models, local=sorted(local),
+                        component_seconds={c: u.seconds for c, u in usage.items()},
+                        seconds=measured_seconds(trace.spent_seconds, usage.values()),
+                        component_cost_usd=costs, cost_usd=_total(costs.values()),
+                        spent_cost_usd=_total(spent.values()))
+
+
+def _total(costs) -> float | None:
+    costs = list(costs)
+    return None if None in costs else sum(costs)

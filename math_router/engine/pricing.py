@@ -14,28 +14,32 @@ from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
 
 PRICES_DATE = "2025-08-01"
-PRICES_SOURCE = "https://openai.com/api/pricing (standard tier, uncached input)"
+PRICES_SOURCE = "https://openai.com/api/pricing (standard tier)"
 
 
 @attrs.frozen
 class Price:
     input_per_million: float
     output_per_million: float
+    cached_input_per_million: float | None = None  # the API's prompt-cache rate; None: no discount
 
     def cost(self, usage: Usage) -> float:
-        """USD for the real calls in `usage`; cache hits are free."""
-        return (usage.input_tokens * self.input_per_million
+        """USD for `usage`, with input served from the API's prompt cache at its own rate."""
+        hits = min(usage.prompt_cache_hit_tokens, usage.input_tokens)
+        hit_rate = self.input_per_million if self.cached_input_per_million is None \
+            else self.cached_input_per_million
+        return ((usage.input_tokens - hits) * self.input_per_million + hits * hit_rate
                 + usage.output_tokens * self.output_per_million) / 1_000_000
 
 
 LOCAL = Price(0.0, 0.0)
 
 DEFAULT_PRICES: dict[str, Price] = {
-    "gpt-4o": Price(2.50, 10.00),
-    "gpt-4o-mini": Price(0.15, 0.60),
-    "gpt-4.1": Price(2.00, 8.00),
-    "gpt-4.1-mini": Price(0.40, 1.60),
-    "gpt-4.1-nano": Price(0.10, 0.40),
+    "gpt-4o": Price(2.50, 10.00, 1.25),
+    "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "gpt-4.1": Price(2.00, 8.00, 0.50),
+    "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
+    "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
 }
 
 # Dated snapshots ("gpt-4o-mini-2024-07-18") cost what their family costs.
@@ -45,24 +49,35 @@ _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 def lookup(model: str, extra: dict[str, Price] | None = None) -> Price | None:
     """The price of `model`, or None when nobody told us."""
     table = {**DEFAULT_PRICES, **(extra or {})}
+    return _find(table, model)
+
+
+def _find(table: dict[str, Price], model: str) -> Price | None:
     name = model.lower()
     return table.get(name) or table.get(_SNAPSHOT.sub("", name))
 
 
 def cost(model: str, usage: Usage, *, local: bool = False,
          extra: dict[str, Price] | None = None) -> float | None:
-    """USD for `usage` of `model`: 0 when local, None when the price is unknown."""
-    price = LOCAL if local else lookup(model, extra)
+    """USD for `usage` of `model`: None when the price is unknown.
+
+    A price the user named (`--price`) wins, so a local or self-hosted model can
+    be charged for its GPU time; otherwise a model run in process costs 0.
+    """
+    price = _find(extra or {}, model) or (LOCAL if local else lookup(model))
     return None if price is None else price.cost(usage)
 
 
 def parse_price(spec: str) -> tuple[str, Price]:
-    """Parse `NAME=IN,OUT` (USD per million input and output tokens)."""
+    """Parse `NAME=IN,OUT[,CACHED_IN]` (USD per million input, output, prompt-cached input tokens)."""
     name, sep, numbers = spec.rpartition("=")
     try:
         if not sep or not name:
             raise ValueError
-        inp, out = (float(x) for x in numbers.split(","))
+        values = [float(x) for x in numbers.split(",")]
+        if len(values) not in (2, 3) or min(values) < 0:
+            raise ValueError
     except ValueError:
-        raise UserError(f"--price wants NAME=IN,OUT in USD per million tokens, got {spec!r}") from None
-    return name.lower(), Price(inp, out)
+        raise UserError(f"--price wants NAME=IN,OUT[,CACHED_IN] in USD per million tokens, "
+                        f"got {spec!r}") from None
+    return name.lower(), Price(*values)

@@ -2,6 +2,12 @@
 
 Every figure a user reads comes from a Trace, so all methods are measured the
 same way. Traces round-trip through JSON (`to_dict` / `from_dict`).
+
+Measured vs spent: a Trace's tokens, seconds and cost are what the method took
+when each call was computed, even when this run got the answer from the
+response cache; what this run actually spent is kept apart (`Usage.spent()`,
+`Trace.spent_seconds`, `Trace.spent_cost_usd`). A method does not get faster
+or cheaper because an earlier run asked the same question.
 """
 
 from __future__ import annotations
@@ -14,25 +20,47 @@ import attrs
 
 @attrs.frozen
 class Usage:
-    """Tokens of real (not cached) calls, plus what cache hits would have cost."""
+    """What model calls took: tokens and model seconds, as measured when each call ran.
+
+    A call that the response cache answered in this run keeps the figures it had
+    when it ran, and counts them again under `cached_*`: `spent()` is the rest.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
-    cached_calls: int = 0
+    seconds: float = 0.0
+    prompt_cache_hit_tokens: int = 0  # input the API served from its prompt cache (cheaper)
+    cached_calls: int = 0  # of `calls`, answered by our response cache in this run
     cached_input_tokens: int = 0
     cached_output_tokens: int = 0
+    cached_seconds: float = 0.0
+    cached_prompt_cache_hit_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(*(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other))))
 
     @classmethod
-    def of_call(cls, input_tokens: int, output_tokens: int, cached: bool = False) -> Usage:
-        """Usage of one call; a cache hit counts apart from real calls."""
-        if cached:
-            return cls(cached_calls=1, cached_input_tokens=input_tokens,
-                       cached_output_tokens=output_tokens)
-        return cls(input_tokens, output_tokens, calls=1)
+    def of_call(cls, input_tokens: int, output_tokens: int, seconds: float = 0.0,
+                prompt_cache_hit_tokens: int = 0) -> Usage:
+        """Usage of one call made now."""
+        return cls(input_tokens, output_tokens, calls=1, seconds=seconds,
+                   prompt_cache_hit_tokens=prompt_cache_hit_tokens)
+
+    def replayed(self) -> Usage:
+        """The same figures, answered from the response cache this time."""
+        return attrs.evolve(self, cached_calls=self.calls, cached_input_tokens=self.input_tokens,
+                            cached_output_tokens=self.output_tokens, cached_seconds=self.seconds,
+                            cached_prompt_cache_hit_tokens=self.prompt_cache_hit_tokens)
+
+    def spent(self) -> Usage:
+        """What this run paid for: the figures less what the cache answered."""
+        return Usage(self.input_tokens - self.cached_input_tokens,
+                     self.output_tokens - self.cached_output_tokens,
+                     calls=self.calls - self.cached_calls,
+                     seconds=max(0.0, self.seconds - self.cached_seconds),
+                     prompt_cache_hit_tokens=self.prompt_cache_hit_tokens
+                     - self.cached_prompt_cache_hit_tokens)
 
 
 @attrs.frozen
@@ -54,6 +82,7 @@ class Turn:
     seconds: float = 0.0
     finish_reason: str | None = None
     cached: bool = False
+    notes: list[str] = attrs.field(factory=list)  # what the client changed to get an answer
 
 
 @attrs.frozen
@@ -78,12 +107,14 @@ class Trace:
     turns: list[Turn] = attrs.field(factory=list)
     tool_calls: list[ToolCall] = attrs.field(factory=list)
     usage: dict[str, Usage] = attrs.field(factory=dict)  # component -> tokens
-    seconds: float = 0.0
+    seconds: float = 0.0  # as measured: model calls count what they took when they ran
+    spent_seconds: float = 0.0  # wall-clock seconds of this run
     component_seconds: dict[str, float] = attrs.field(factory=dict)
     models: dict[str, str] = attrs.field(factory=dict)  # component -> model name
     local: list[str] = attrs.field(factory=list)  # components run in process: no API cost
-    cost_usd: float | None = None
+    cost_usd: float | None = None  # at list prices, as measured; None when a price is unknown
     component_cost_usd: dict[str, float | None] = attrs.field(factory=dict)
+    spent_cost_usd: float | None = None  # what this run's real calls cost
     stopped: str = "answer"  # "answer" | "max_turns"
     details: dict[str, Any] = attrs.field(factory=dict)
     vote: dict[str, Any] | None = None  # set by methods that vote over samples (the cascade)
@@ -114,10 +145,16 @@ def parse_arguments(arguments: str) -> object:
         return arguments
 
 
-def usage_of_response(response: dict) -> "Usage":
+def usage_of_response(response: dict, seconds: float = 0.0) -> Usage:
     """Tokens of an OpenAI-shaped response dict (llama-cpp-python returns these)."""
     usage = response.get("usage") or {}
-    return Usage.of_call(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+    return Usage.of_call(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), seconds)
+
+
+def measured_seconds(wall: float, usages) -> float:
+    """Wall seconds with each model call's spent time replaced by the time it took when it ran."""
+    usages = list(usages)
+    return max(0.0, wall - sum(u.spent().seconds for u in usages) + sum(u.seconds for u in usages))
 
 
 def add_usage(total: dict[str, Usage], more: dict[str, Usage]) -> dict[str, Usage]:

@@ -1,11 +1,17 @@
-"""GSM8K and MATH-500: from the Hugging Face Hub through `datasets`, or a local JSONL.
+"""Problems from GSM8K, MATH-500 (Hugging Face Hub or the offline copies) or a file of any shape.
 
-Each problem has a stable id (GSM8K: its row in the test split; MATH-500: its
-`unique_id`), and `--n N --seed S` picks the same problems for every method.
+Each problem has a stable id (GSM8K: its row; MATH-500: its `unique_id`; a
+file: its id field, else `<file name>-<row>`), and `--n N --seed S` picks the
+same problems for every method. A file of another shape (SVAMP's `Body`,
+`Question`, `Answer`; ASDiv's `answer` written "9 (apples)") is read through a
+field mapping: `Fields(question=("Body", "Question"), answer="Answer")`.
+Answers that are numbers are graded as numbers; others, as MATH-500's are,
+with math-verify.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from pathlib import Path
@@ -13,81 +19,192 @@ from pathlib import Path
 import attrs
 
 from math_router.engine import hub
+from math_router.engine.answers import to_number
 from math_router.engine.errors import UserError
 
 HUB = {
     "gsm8k": ("openai/gsm8k", "main", "test"),
+    "gsm8k-train": ("openai/gsm8k", "main", "train"),
     "math500": ("HuggingFaceH4/MATH-500", None, "test"),
 }
-FIELDS = {"gsm8k": "question, answer", "math500": "problem, answer"}
-# Offline copies shipped with the project (data/README.md).
-LOCAL_COPIES = {"gsm8k": "data/gsm8k/test.jsonl", "math500": "data/math500/test.jsonl"}
+SHAPE = {"gsm8k": "question, answer", "gsm8k-train": "question, answer",
+         "math500": "problem, answer"}
+# Offline copies shipped with the project (data/README.md): the same rows and ids as the Hub's.
+LOCAL_COPIES = {"gsm8k": "data/gsm8k/test.jsonl", "gsm8k-train": "data/gsm8k/train.jsonl",
+                "math500": "data/math500/test.jsonl"}
+ROOT = Path(__file__).resolve().parents[2]
+ID_FIELDS = ("id", "unique_id", "ID", "idx")
 
 
 @attrs.frozen
 class Problem:
     id: str
     question: str
-    gold: str  # GSM8K: the number after ####; MATH-500: the LaTeX answer
-    dataset: str  # "gsm8k" | "math500": how to grade it
-    meta: dict = attrs.field(factory=dict)
+    gold: str  # GSM8K: the number after ####; MATH-500: the LaTeX answer; a file: as written
+    dataset: str  # how to grade it: "gsm8k" (a number) or "math500" (math-verify)
+    meta: dict = attrs.field(factory=dict)  # MATH-500: subject and level
+    source: str = ""  # where it came from: gsm8k, math500, or the file's name
 
 
-def load_problems(spec: str, n: int | None = None, seed: int = 123) -> list[Problem]:
+@attrs.frozen
+class Fields:
+    """Which fields of a row hold the question (several are joined with a space), the answer
+    and the id. Empty: the GSM8K or MATH-500 shape, recognised by its field names."""
+
+    question: tuple[str, ...] = ()
+    answer: str | None = None
+    id: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.question or self.answer or self.id)
+
+
+def load_problems(spec: str, n: int | None = None, seed: int = 123,
+                  fields: Fields = Fields()) -> list[Problem]:
     """`n` problems (all when None) of the data set `spec`, sampled with `seed`."""
-    problems = load_all(spec)
+    problems = load_all(spec, fields)
     if n is None:
         return problems
     if n < 1 or n > len(problems):
-        raise UserError(f"--n must be between 1 and {len(problems)} for {spec}")
+        raise UserError(f"--n must be between 1 and {len(problems)} for {spec} (or all)")
     picked = random.Random(seed).sample(range(len(problems)), n)
     return [problems[i] for i in picked]
 
 
-def load_all(spec: str) -> list[Problem]:
-    if spec in HUB:
+def load_all(spec: str, fields: Fields = Fields()) -> list[Problem]:
+    if spec in HUB and not fields.given:
         return [to_problem(row, i, spec) for i, row in enumerate(_hub_rows(spec))]
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise UserError(f"--dataset wants gsm8k, math500 or a JSONL file; {spec} is neither")
-    rows = _jsonl_rows(path)
+        raise UserError(f"--dataset wants {', '.join(HUB)}, or a file (.jsonl, .json, .csv, "
+                        f".parquet); {spec} is neither")
+    rows = read_rows(path)
     if not rows:
         raise UserError(f"{path} holds no problems")
-    kind = kind_of(rows[0], path)
-    return [to_problem(row, i, kind) for i, row in enumerate(rows)]
+    known = _shipped_copy(path)
+    if known and not fields.given:
+        return [to_problem(row, i, known) for i, row in enumerate(rows)]
+    if not fields.given:
+        shape = _shape_of(rows[0])
+        if shape is None:
+            raise UserError(f"{path}: its rows have the fields {', '.join(map(str, rows[0]))}; say "
+                            "which hold the question and the answer with --question-field "
+                            "(repeatable) and --answer-field")
+        if shape == "gsm8k":
+            fields = Fields(("question",), "answer")
+        else:
+            fields = Fields(("problem",), "answer")
+    return [mapped_problem(row, i, fields, path) for i, row in enumerate(rows)]
 
 
-def kind_of(row: dict, path: Path) -> str:
+def _shape_of(row: dict) -> str | None:
     if "problem" in row and "answer" in row:
         return "math500"
     if "question" in row and "answer" in row:
         return "gsm8k"
-    raise UserError(f"{path}: rows need the fields question, answer (GSM8K) "
-                    f"or problem, answer (MATH-500)")
+    return None
 
 
-def to_problem(row: dict, index: int, kind: str) -> Problem:
-    if kind == "gsm8k":
+def _shipped_copy(path: Path) -> str | None:
+    """The name of the data set this file is our offline copy of, if it is one."""
+    for name, copy in LOCAL_COPIES.items():
+        target = ROOT / copy
+        if target.is_file() and target.resolve() == path.resolve():
+            return name
+    return None
+
+
+def to_problem(row: dict, index: int, name: str) -> Problem:
+    """A row of GSM8K (test or train) or MATH-500, with the ids the Hub's rows have."""
+    if name.startswith("gsm8k"):
         from math_router.evals.grading import gsm8k_gold
 
-        return Problem(f"gsm8k-{index}", row["question"], gsm8k_gold(row["answer"]), "gsm8k")
-    return Problem(row.get("unique_id") or f"math500-{index}", row["problem"], row["answer"],
-                   "math500", {k: row[k] for k in ("subject", "level") if k in row})
+        return Problem(f"{name}-{index}", _text(row, "question", index, name),
+                       gsm8k_gold(_text(row, "answer", index, name)), "gsm8k", source=name)
+    return Problem(row.get("unique_id") or f"math500-{index}", _text(row, "problem", index, name),
+                   _text(row, "answer", index, name), "math500",
+                   {k: row[k] for k in ("subject", "level") if k in row}, source=name)
+
+
+def mapped_problem(row: dict, index: int, fields: Fields, path: Path) -> Problem:
+    """A row of any shape, read through `fields`."""
+    where = f"{path.name}:{index + 1}"
+    question_fields = fields.question or (("question",) if "question" in row else ("problem",))
+    missing = [f for f in (*question_fields, fields.answer or "answer") if f not in row]
+    if missing:
+        raise UserError(f"{where} has no field {', '.join(missing)} (its fields: "
+                        f"{', '.join(map(str, row))})")
+    question = " ".join(str(row[f]).strip() for f in question_fields if str(row[f]).strip())
+    gold = str(row[fields.answer or "answer"]).strip()
+    if "####" in gold:  # a GSM8K-style worked answer
+        gold = gold.split("####")[-1].strip()
+    if not question or not gold:
+        raise UserError(f"{where} has an empty {'question' if not question else 'answer'}")
+    id_field = fields.id or next((f for f in ID_FIELDS if f in row), None)
+    if fields.id and fields.id not in row:
+        raise UserError(f"{where} has no field {fields.id}")
+    problem_id = str(row[id_field]) if id_field else f"{path.stem}-{index}"
+    # A gold that is a number ("18", "9 (apples)", 5.0) is graded as one; others with math-verify.
+    grader = "gsm8k" if to_number(gold) is not None else "math500"
+    meta = {k: row[k] for k in ("subject", "level", "type") if k in row}
+    return Problem(problem_id, question, gold, grader, meta, source=path.stem)
+
+
+def _text(row: dict, field: str, index: int, name: str) -> str:
+    value = row.get(field)
+    if value is None or not str(value).strip():
+        raise UserError(f"{name} row {index + 1} has an empty or missing {field}")
+    return str(value)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a JSONL, JSON (a list of objects), CSV or Parquet file."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with path.open(newline="", encoding="utf-8-sig") as f:
+                return list(csv.DictReader(f))
+        if suffix == ".parquet":
+            return _parquet_rows(path)
+        if suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+                return data
+            if not isinstance(data, dict):
+                raise UserError(f"{path} is not a list of JSON objects")
+            return [data]
+        return _jsonl_rows(path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {path}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{e.lineno} is not JSON") from None
 
 
 def _jsonl_rows(path: Path) -> list[dict]:
     rows = []
-    try:
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        raise UserError(f"{path}:{number} is not a JSON object") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read {path}: {e}") from None
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    raise UserError(f"{path}:{number} is not a JSON object") from None
+                if not isinstance(row, dict):
+                    raise UserError(f"{path}:{number} is not a JSON object")
+                rows.append(row)
     return rows
+
+
+def _parquet_rows(path: Path) -> list[dict]:
+    try:
+        import datasets
+    except ImportError:
+        raise UserError("reading Parquet needs the datasets package: pip install datasets") from None
+    try:
+        return list(datasets.Dataset.from_parquet(str(path)))
+    except Exception as e:
+        raise UserError(f"cannot read {path} as Parquet: {str(e).splitlines()[0]}") from None
 
 
 def _hub_rows(name: str) -> list[dict]:
@@ -106,10 +223,10 @@ def _hub_rows(name: str) -> list[dict]:
         return list(datasets.load_dataset(repo, config, split=split))
     except Exception:
         why = "the Hub is unreachable and it is not cached" if offline else "the Hub refused"
-        copy = Path(__file__).resolve().parents[2] / LOCAL_COPIES[name]
+        copy = ROOT / LOCAL_COPIES[name]
         hint = f" (this project has one: {copy})" if copy.is_file() else ""
         raise UserError(f"cannot load {repo} ({why}): pass --dataset PATH.jsonl, a local copy "
-                        f"with the fields {FIELDS[name]}{hint}") from None
+                        f"with the fields {SHAPE[name]}{hint}") from None
     finally:
         datasets.config.HF_HUB_OFFLINE = was
         datasets.logging.set_verbosity(verbosity)

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from collections import Counter
 from typing import Callable
 
@@ -18,7 +20,7 @@ import attrs
 from math_router.engine import loop
 from math_router.engine.chat import ChatModel
 from math_router.engine.loop import DEFAULT_MAX_TURNS
-from math_router.engine.errors import UserError
+from math_router.engine.errors import TransportError, UserError
 from math_router.engine.pricing import Price
 from math_router.engine.trace import Trace
 from math_router.engine.answers import extract_answer, normalize
@@ -82,10 +84,10 @@ def router(setup: Setup, question: str) -> Trace:
 
 def slm(setup: Setup, question: str) -> Trace:
     specialist = _need(setup.specialist, "slm", "a specialist")
+    start = time.perf_counter()
     result = specialist.solve(_question(question))
     trace = Trace(method="slm", final_text=result.text, usage={"specialist": result.usage},
-                  seconds=result.seconds, component_seconds={"specialist": result.seconds},
-                  models={"specialist": specialist.name},
+                  spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                   local=["specialist"] if specialist.local else [], details=result.details)
     return loop.summarize(trace, None, setup.prices)
 
@@ -94,6 +96,7 @@ def cascade(setup: Setup, question: str) -> Trace:
     """Self-consistency first; the orchestrator only for the problems the samples disagree on."""
     specialist = _need(setup.specialist, "cascade", "a specialist")
     question = _question(question)
+    start = time.perf_counter()
     samples = specialist.sample(question, setup.sampling,
                                 StopWhenSettled(needed=math.ceil(setup.threshold * setup.sampling.k - 1e-9)))
     candidates = vote([r.answer for r in samples.results])
@@ -106,8 +109,7 @@ def cascade(setup: Setup, question: str) -> Trace:
             "samples_cancelled": sum(r.details.get("finish_reason") == "cancelled"
                                      for r in samples.results)}
     base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
-                 seconds=samples.seconds, component_seconds={"specialist": samples.seconds},
-                 models={"specialist": specialist.name},
+                 spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                  local=["specialist"] if specialist.local else [], details=samples.details,
                  vote=ballot)
     if not escalate:
@@ -124,7 +126,7 @@ def cascade(setup: Setup, question: str) -> Trace:
                        max_turns=setup.max_turns, method="cascade", prices=setup.prices)
     merged = attrs.evolve(base, final_text=decided.final_text, turns=decided.turns,
                           tool_calls=decided.tool_calls, stopped=decided.stopped,
-                          seconds=base.seconds + decided.seconds)
+                          spent_seconds=base.spent_seconds + decided.spent_seconds)
     return loop.summarize(merged, chat, setup.prices)
 
 
@@ -156,6 +158,55 @@ def vote(answers: list[str | None]) -> list[dict]:
         if a is not None:
             first_form.setdefault(normalize(a), a)
     return [{"answer": first_form[n], "normalized": n, "count": c} for n, c in counts.most_common()]
+
+
+def prompts(method: str, setup: Setup) -> dict[str, str]:
+    """Every text the method's models read besides the problem: system prompts, tool schemas.
+
+    run.json keeps a hash of each, so results made with other prompts are not mixed.
+    """
+    from math_router.specialists.qwen_math import SYSTEM_PROMPT
+
+    texts: dict[str, str] = {}
+    if "specialist" in NEEDS[method]:
+        texts["specialist_system"] = SYSTEM_PROMPT
+    system = {"llm": LLM_SYSTEM, "router": ROUTER_SYSTEM, "cascade": CASCADE_SYSTEM}.get(method)
+    if system:
+        texts["orchestrator_system"] = system
+    if method in ("router", "cascade") and setup.specialist is not None:
+        texts["tools"] = json.dumps(ToolRegistry([slm_help_tool(setup.specialist)]).schemas(),
+                                    sort_keys=True)
+    return texts
+
+
+def preflight(setup: Setup, methods: list[str]) -> None:
+    """One cheap request to each API the methods will call, before the first problem.
+
+    A wrong model name, a refused key or a parameter the model refuses then
+    stops the run at once with one line, instead of failing every problem.
+    """
+    asked = set()
+    for method in methods:
+        tools, choice = [], None
+        if method in ("router", "cascade") and setup.specialist is not None:
+            tools = ToolRegistry([slm_help_tool(setup.specialist)]).schemas()
+            choice = FORCE_SLM_HELP if method == "router" and setup.force_tool else None
+        parts = [("orchestrator", setup.orchestrator, tools, choice)] if "orchestrator" in NEEDS[method] \
+            else []
+        if "specialist" in NEEDS[method]:
+            parts.append(("specialist", setup.specialist, None, None))
+        for role, model, tools_sent, choice_sent in parts:
+            key = (id(model), bool(tools_sent), choice_sent is not None)
+            if model is None or key in asked or not hasattr(model, "check"):
+                continue
+            asked.add(key)
+            try:
+                model.check(tools_sent, choice_sent) if role == "orchestrator" else model.check()
+            except TransportError as e:
+                if e.systemic and "cannot reach" in str(e) and getattr(model, "cache", None):
+                    continue  # offline: the response cache may answer; a real call will tell
+                raise UserError(f"the {role} ({model.name}) failed a first test request, so "
+                                f"nothing ran: {e}") from None
 
 
 METHODS: dict[str, Callable[[Setup, str], Trace]] = {

@@ -1,4 +1,10 @@
-"""Traces as the flat records users read: `solve --json` and the eval JSONL rows."""
+"""Traces as the flat records users read: `solve --json` and the eval JSONL rows.
+
+A record's usual figures (tokens, seconds, cost) are the method's own, as
+measured when each call ran; what this run spent, with the response cache's
+help, is under `spent`. A problem that failed has an `error` and `correct: null`:
+it is counted apart, never as a wrong answer.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +19,27 @@ from math_router.engine.answers import extract_answer
 COMPONENTS = ("orchestrator", "specialist")
 
 
-def usage_table(trace: Trace) -> dict[str, dict[str, int]]:
-    """Tokens per component, both components always present."""
+def usage_table(trace: Trace) -> dict[str, dict[str, int | float]]:
+    """Tokens, calls and seconds per component (as measured), both components always present."""
     names = list(COMPONENTS) + [c for c in trace.usage if c not in COMPONENTS]
     table = {}
     for name in names:
         u = trace.usage.get(name, Usage())
         table[name] = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
-                       "calls": u.calls, "cached_calls": u.cached_calls}
+                       "calls": u.calls, "cached_calls": u.cached_calls,
+                       "seconds": round(u.seconds, 4),
+                       "prompt_cache_hit_tokens": u.prompt_cache_hit_tokens}
     return table
+
+
+def spent_table(trace: Trace) -> dict[str, Any]:
+    """What this run spent on the question: real calls only, wall-clock seconds."""
+    spent = [u.spent() for u in trace.usage.values()]
+    return {"input_tokens": sum(u.input_tokens for u in spent),
+            "output_tokens": sum(u.output_tokens for u in spent),
+            "seconds": round(trace.spent_seconds, 4), "cost_usd": trace.spent_cost_usd,
+            "calls": sum(u.calls for u in spent),
+            "cached_calls": sum(u.cached_calls for u in trace.usage.values())}
 
 
 def summary(trace: Trace) -> dict[str, Any]:
@@ -40,6 +58,8 @@ def summary(trace: Trace) -> dict[str, Any]:
         "local": trace.local,
         "seconds": round(trace.seconds, 3),
         "component_seconds": {k: round(v, 3) for k, v in trace.component_seconds.items()},
+        "spent": spent_table(trace),
+        "notes": [note for turn in trace.turns for note in turn.notes],
         "details": trace.details,
         "vote": trace.vote,
     }
@@ -49,9 +69,9 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
     """One row of results_<method>.jsonl: the problem, the verdict, and where time and money went."""
     from math_router.evals.grading import is_correct
 
-    text = trace.final_text if trace else None
-    if trace is not None and trace.stopped == "max_turns" and error is None:
-        error = "stopped at --max-turns before a final answer"
+    # Reaching --max-turns is the method's own doing: a wrong answer (stopped says why),
+    # not an error of the machinery.
+    text = None if trace is None or trace.stopped == "max_turns" else trace.final_text
     usage = trace.usage if trace else {}
     seconds = trace.component_seconds if trace else {}
     row = {
@@ -59,8 +79,11 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "method": method,
         "prediction": extract_answer(text or ""),
         "gold": problem.gold,
-        "correct": error is None and is_correct(text or "", problem.gold, problem.dataset),
-        "final_text": text,
+        # An error is not a wrong answer: it is counted apart.
+        "correct": None if error is not None else is_correct(text or "", problem.gold,
+                                                              problem.dataset),
+        "final_text": trace.final_text if trace else None,
+        "stopped": trace.stopped if trace else None,
         "seconds": round(trace.seconds, 4) if trace else None,
         "orchestrator_seconds": round(seconds.get("orchestrator", 0.0), 4),
         "specialist_seconds": round(seconds.get("specialist", 0.0), 4),
@@ -71,9 +94,11 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "cost_usd": trace.cost_usd if trace else None,
         "component_cost_usd": trace.component_cost_usd if trace else {},
         "cached_calls": sum(u.cached_calls for u in usage.values()),
+        "spent": spent_table(trace) if trace else None,
         "models": trace.models if trace else {},
         "device": device_of(trace) if trace else None,
         "error": error,
+        **({"meta": problem.meta} if problem.meta else {}),
         "trace": trace.to_dict() if trace else None,
     }
     if trace is not None and trace.vote is not None:  # the cascade's vote

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import attrs
 
+from math_router.engine.errors import InputTooLong
 from math_router.specialists.base import GREEDY, SamplingParams
 from math_router.specialists.llama_cpp import LlamaRuntime, import_llama_cpp
 
@@ -152,6 +153,11 @@ class BatchedDecoder:
                 # Admit waiting requests, in order, while their sequences and KV cells fit:
                 # each reserves its prompt (shared by its samples) and n * max_tokens.
                 reserved = sum(self._cells(r) for r in active)
+                while self._queue and self._too_long(self._queue[0]):
+                    request = self._queue.pop(0)
+                    request.future.set_exception(InputTooLong(
+                        f"the prompt is {len(request.prompt):,} tokens; the model's context "
+                        f"holds {self.n_ctx:,} ({self.runtime.name})"))
                 while self._queue and len(free_ids) >= self._queue[0].n:
                     request = self._queue[0]
                     request.max_tokens = min(request.max_tokens,
@@ -192,6 +198,10 @@ class BatchedDecoder:
 
     def _text(self, seq: _Sequence) -> str:
         return self._model.detokenize(seq.tokens).decode("utf-8", errors="replace")
+
+    def _too_long(self, request: _Request) -> bool:
+        """No room for the prompt and one token per sequence, even with the context to itself."""
+        return len(request.prompt) + request.n > self.n_ctx
 
     @staticmethod
     def _cells(request: _Request) -> int:

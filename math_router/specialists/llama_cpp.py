@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from math_router.engine.errors import UserError
+from math_router.engine.errors import InputTooLong, UserError
 
 INSTALL_HINT = ("llama-cpp-python is not installed: pip install llama-cpp-python "
                 "(for CUDA: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install llama-cpp-python)")
@@ -149,10 +149,15 @@ class LlamaRuntime:
             loaded_before = self._llama is not None
             llama = self.llama
             start = time.perf_counter()
-            response = llama.create_chat_completion(
-                messages=messages, tools=tools or None, tool_choice=tool_choice,
-                max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
-                min_p=0.0, repeat_penalty=1.0, seed=seed)
+            try:
+                response = llama.create_chat_completion(
+                    messages=messages, tools=tools or None, tool_choice=tool_choice,
+                    max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
+                    min_p=0.0, repeat_penalty=1.0, seed=seed)
+            except ValueError as e:  # llama-cpp-python: "Requested tokens (N) exceed context window"
+                if "context window" not in str(e):
+                    raise
+                raise InputTooLong(f"{e} ({self.name})") from None
             done = time.perf_counter()
         response["timings"] = {"wait_seconds": locked - asked,
                                "load_seconds": 0.0 if loaded_before else start - locked,

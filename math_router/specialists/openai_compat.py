@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from math_router.engine.chat import call_openai, response_usage
+from math_router.engine.chat import CHECK_PROMPT, call_openai, response_usage
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
 from math_router.engine.answers import extract_answer
@@ -26,6 +26,7 @@ class OpenAISpecialist:
         if not model:
             raise UserError("--specialist URL needs --specialist-model NAME (the model the server serves)")
         self.name = model
+        self.served_model: str | None = None
         self.base_url = base_url
         self.max_tokens = max_tokens
         # The orchestrator's OpenAI key is never sent to a specialist server:
@@ -37,6 +38,12 @@ class OpenAISpecialist:
     @property
     def identity(self) -> str:
         return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}"
+
+    def check(self) -> None:
+        """One token for a tiny question, with the parameters real requests send."""
+        call_openai(self._client.chat.completions.create, self.base_url, self._key,
+                    model=self.name, messages=qwen_math.messages_for(CHECK_PROMPT), temperature=0.0,
+                    max_tokens=1)
 
     def solve(self, question: str) -> SpecialistResult:
         results, usage, seconds = self._request(question, n=1, temperature=0.0, top_p=1.0, seed=None)
@@ -72,7 +79,8 @@ class OpenAISpecialist:
         response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
                                **request)
         seconds = time.perf_counter() - start
-        usage = response_usage(response)
+        self.served_model = getattr(response, "model", None) or self.served_model
+        usage = response_usage(response, seconds)
         results = [SpecialistResult(
             text=choice.message.content or "", answer=extract_answer(choice.message.content or ""),
             usage=usage if i == 0 else Usage(), seconds=seconds,

@@ -76,14 +76,16 @@ class QwenMathSpecialist:
         results = [SpecialistResult(
             # A cancelled sample's text is unfinished: it states no answer.
             text=g.text, answer=None if g.finish_reason == "cancelled" else extract_answer(g.text),
-            # The prompt is evaluated once for all k: count it with the first sample.
-            usage=Usage.of_call(out.prompt_tokens if i == 0 else 0, g.completion_tokens),
+            # One call for all k, its prompt evaluated once: counted with the first sample.
+            usage=Usage(out.prompt_tokens if i == 0 else 0, g.completion_tokens,
+                        calls=1 if i == 0 else 0, seconds=seconds if i == 0 else 0.0),
             seconds=seconds,
             details={**details, "finish_reason": g.finish_reason,
                      "tokens_per_second": g.completion_tokens / out.generate_seconds
                      if out.generate_seconds > 0 else None})
             for i, g in enumerate(out.generations)]
-        usage = Usage(out.prompt_tokens, sum(g.completion_tokens for g in out.generations), calls=1)
+        usage = Usage(out.prompt_tokens, sum(g.completion_tokens for g in out.generations), calls=1,
+                      seconds=seconds)
         return SampleSet(results, usage, seconds, details)
 
 
@@ -95,8 +97,8 @@ def _cancelled(runtime) -> SpecialistResult:
 def _result(response: dict, runtime) -> SpecialistResult:
     choice = response["choices"][0]
     text = choice["message"]["content"] or ""
-    usage = usage_of_response(response)
     timings = response["timings"]
+    usage = usage_of_response(response, sum(timings.values()))
     tokens_out = usage.output_tokens
     generate = timings["generate_seconds"]
     return SpecialistResult(

@@ -1,0 +1,144 @@
+"""The Python API: what the command line does, as functions a notebook can call.
+
+    import math_router
+
+    result = math_router.solve("What is 27*14+15?")            # the router, default models
+    result.answer                                                 # "393"
+    result.as_dict()                                              # what `solve --json` prints
+
+    run = math_router.evaluate(["llm", "router"], dataset="gsm8k", n=50, model="gpt-4o-mini")
+    run.comparison["router"]["accuracy"], run.out                 # figures and the results folder
+
+Keyword arguments name ModelOptions fields (`model`, `base_url`, `specialist`,
+`threshold`, ...), the same settings as the command line's flags; `options=`
+takes a whole ModelOptions. The command line calls these functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import attrs
+
+from math_router.engine.errors import UserError
+from math_router.engine.trace import Trace
+from math_router.factory import ModelOptions
+
+ALL_METHODS = ("llm", "router", "slm")  # what "all" means: the comparison the tool is about
+
+
+@attrs.frozen
+class Result:
+    """One question answered: the answer and the whole trace behind it."""
+
+    answer: str | None
+    trace: Trace
+
+    def as_dict(self) -> dict:
+        """The answer, tool calls, tokens, seconds and cost, as `solve --json` prints them."""
+        from math_router.evals.records import summary
+
+        return summary(self.trace)
+
+
+@attrs.frozen
+class Evaluation:
+    """A finished (or resumed) eval: its folder, the comparison and the latest record per problem."""
+
+    out: Path
+    comparison: dict
+    records: dict[str, list[dict]]
+
+    @property
+    def errors(self) -> int:
+        """Problems whose latest record is an error (rerun the eval to retry them)."""
+        return sum(r["error"] is not None for recs in self.records.values() for r in recs)
+
+
+def model_options(options: ModelOptions | None = None, **overrides) -> ModelOptions:
+    """`options` (or the defaults) with the named fields changed; an unknown name is an error."""
+    fields = attrs.fields_dict(ModelOptions)
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise TypeError(f"unknown option {', '.join(unknown)}; options are {', '.join(fields)}")
+    return attrs.evolve(options or ModelOptions(), **overrides)
+
+
+def solve(question: str, method: str = "router", *, options: ModelOptions | None = None,
+          notify: Callable[[str], None] | None = None, **overrides) -> Result:
+    """Answer one question with `method` (router, llm, slm, cascade)."""
+    from math_router.engine.answers import extract_answer
+    from math_router.evals.methods import METHODS
+    from math_router.factory import build_setup
+
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if not question or not question.strip():
+        raise UserError("the question is empty")
+    setup = build_setup([method], model_options(options, **overrides), notify=notify or _quiet)
+    trace = METHODS[method](setup, question)
+    return Result(extract_answer(trace.final_text or "") if trace.stopped == "answer" else None, trace)
+
+
+def method_list(methods: str | Iterable[str]) -> list[str]:
+    """"all", "llm,router" or a list -> known method names, in the order given."""
+    from math_router.evals.methods import METHODS
+
+    if isinstance(methods, str):
+        names = list(ALL_METHODS) if methods == "all" else [m.strip() for m in methods.split(",")]
+    else:
+        names = list(methods)
+    names = [m for m in names if m]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise UserError(f"unknown method {', '.join(unknown) or repr(methods)}; choose from "
+                        f"{', '.join(METHODS)}, a comma list of them, or all")
+    return names
+
+
+def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n: int | None = 150,
+             seed: int = 123, out: str | Path | None = None, concurrency: int = 4,
+             progress: bool = True, options: ModelOptions | None = None,
+             notify: Callable[[str], None] | None = None, fields=None, **overrides) -> Evaluation:
+    """Run `methods` on the same `n` problems of `dataset` (None: all of them) into `out`.
+
+    An existing `out` resumes: finished problems are kept, failed ones retried,
+    and a folder made with other problems or settings is refused untouched.
+    `fields` (datasets.Fields) says which fields of a file hold the question and answer.
+    """
+    from math_router.evals.datasets import Fields, load_problems
+    from math_router.evals.methods import METHODS, preflight
+    from math_router.evals.provenance import environment
+    from math_router.evals.report import load_results, write_comparison
+    from math_router.evals.runner import (check_rerun, now, prepare_run, record_served_models,
+                                          run_method)
+    from math_router.factory import build_setup, device, method_settings, served_models
+
+    notify = notify or _quiet
+    names = method_list(methods)
+    problems = load_problems(dataset, n, seed, fields or Fields())
+    opts = model_options(options, **overrides)
+    setup = build_setup(names, opts, notify=notify)
+    out = Path(out) if out else Path("results") / (
+        f"{problems[0].source}_{len(problems)}_{time.strftime('%Y%m%d-%H%M%S')}")
+    settings = {m: method_settings(m, opts, setup) for m in names}
+    check_rerun(out, problems, settings)
+    preflight(setup, names)
+    notify(f"results: {out}")
+    run_info = {"dataset": dataset, "n": len(problems), "seed": seed, "started": now(),
+                "environment": {**environment(), "device": device(setup)}}
+    prepare_run(out, problems, run_info, settings)
+    for m in names:
+        run_method(out, m, functools.partial(METHODS[m], setup), problems,
+                   concurrency=concurrency, progress=progress)
+        record_served_models(out, m, served_models(setup))
+    results = load_results(out)
+    comparison = write_comparison(out, results)
+    return Evaluation(out, comparison, results)
+
+
+def _quiet(_: str) -> None:
+    pass
