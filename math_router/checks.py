@@ -26,6 +26,7 @@ def run_checks(dataset_loader: Callable[[str], int] | None = None) -> Iterator[C
     yield _python()
     yield from _packages()
     yield from _llama_cpp()
+    yield _sandbox()
     yield _api_key()
     yield from _models()
     yield from _datasets(dataset_loader)
@@ -80,6 +81,38 @@ def _build_runs_here() -> Check:
     model = gguf.cached_path(gguf.DEFAULT_SPECIALIST) or installed_smollm2()
     result = probe(model)
     return Check("llama.cpp on this CPU", result.ok, result.detail, result.fix)
+
+
+def _sandbox() -> Check:
+    """Which of the Python sandbox's guards hold on this machine (TIR and --tools python)."""
+    from math_router.sandbox.executor import PythonExecutor
+
+    executor = PythonExecutor(pool_size=1)
+    try:
+        isolation = executor.isolation()
+        works = executor.run("print(6 * 7)").text == "42"
+    except Exception as e:
+        return Check("Python sandbox", False, f"cannot start ({type(e).__name__}: {e})",
+                     "see README: the Python sandbox", needed=False)
+    finally:
+        executor.close()
+    return Check("Python sandbox", works and bool(isolation.get("netns") or
+                                                  isolation.get("landlock", 0) >= 4),
+                 describe_isolation(isolation), "code runs with limits only: no network namespace "
+                 "or Landlock here (see README: the Python sandbox)", needed=False)
+
+
+def describe_isolation(isolation: dict) -> str:
+    network = "no network (namespace)" if isolation.get("netns") else (
+        "no TCP (Landlock)" if isolation.get("landlock", 0) >= 4 else "network NOT blocked")
+    files = f"writes only in its folder (Landlock ABI {isolation['landlock']})" \
+        if isolation.get("landlock") else "files NOT fenced (no Landlock)"
+    processes = {"cgroup": "process limit (cgroup)", "rlimit": "process limit"}.get(
+        isolation.get("process_limit"), "processes NOT limited")
+    cleanup = "all its processes killed at the end (PID namespace)" if isolation.get("pidns") \
+        else "its process group killed at the end"
+    return ", ".join([network, files, processes, cleanup,
+                      "time, memory and output limits, empty environment"])
 
 
 def _api_key() -> Check:

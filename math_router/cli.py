@@ -23,6 +23,7 @@ from math_router.specialists.base import SamplingParams
 # Every default shown or used here is the options type's own: one source for each.
 DEFAULTS = attrs.fields_dict(ModelOptions)
 SAMPLING = SamplingParams()
+SANDBOX = DEFAULTS["sandbox"].default
 
 
 @contextlib.contextmanager
@@ -86,12 +87,33 @@ def model_options(f):
         click.option("--sample-top-k", type=click.IntRange(0), default=SAMPLING.top_k,
                      show_default=True,
                      help="cascade: sample among this many likeliest tokens (0: all; GGUF only)."),
+        click.option("--specialist-mode", type=click.Choice(["cot", "tir"]),
+                     default=DEFAULTS["specialist_mode"].default, show_default=True,
+                     help="cot: reason in prose; tir: write Python, run it in the sandbox, read "
+                          "its output (Qwen2.5-Math's tool-integrated reasoning)."),
+        click.option("--samples-mix", type=SamplesMix(), metavar="MODE:K,...",
+                     help="cascade: samples per mode in one vote, e.g. cot:2,tir:2 (instead of "
+                          "--samples K in --specialist-mode)."),
+        click.option("--tools", "tool_names", multiple=True, type=click.Choice(["python"]),
+                     help="More tools for the router's and the cascade's orchestrator beside "
+                          "slm_help (repeatable): python, the sandboxed executor."),
+        click.option("--code-timeout", type=click.FloatRange(0.5), default=SANDBOX.timeout,
+                     show_default=True, help="Sandbox: wall-clock seconds per program."),
+        click.option("--code-cpu", type=click.IntRange(1), default=SANDBOX.cpu_seconds,
+                     show_default=True, help="Sandbox: CPU seconds per program."),
+        click.option("--code-memory", type=click.IntRange(64), default=SANDBOX.memory_mb,
+                     show_default=True, help="Sandbox: address space per program, MB."),
+        click.option("--code-processes", type=click.IntRange(1), default=SANDBOX.max_processes,
+                     show_default=True, help="Sandbox: most processes a program may run."),
+        click.option("--code-output", type=click.IntRange(100), default=SANDBOX.output_chars,
+                     show_default=True, help="Sandbox: characters of output kept."),
     ]
     return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
 
 
 def make_options(kw: dict) -> ModelOptions:
     from math_router.engine.pricing import parse_price
+    from math_router.sandbox.executor import SandboxLimits
 
     return ModelOptions(
         model=kw["model"], base_url=kw["base_url"], api_key=kw["api_key"],
@@ -102,7 +124,12 @@ def make_options(kw: dict) -> ModelOptions:
         prices=dict(parse_price(p) for p in kw["prices"]), cache=not kw["no_cache"],
         batch=not kw["no_batch"], threshold=kw["threshold"],
         sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],
-                                top_p=kw["sample_top_p"], top_k=kw["sample_top_k"]))
+                                top_p=kw["sample_top_p"], top_k=kw["sample_top_k"]),
+        specialist_mode=kw["specialist_mode"], samples_mix=kw["samples_mix"] or (),
+        tools=tuple(kw["tool_names"]),
+        sandbox=SandboxLimits(timeout=kw["code_timeout"], cpu_seconds=kw["code_cpu"],
+                              memory_mb=kw["code_memory"], max_processes=kw["code_processes"],
+                              output_chars=kw["code_output"]))
 
 
 class MethodList(click.ParamType):
@@ -119,6 +146,25 @@ class MethodList(click.ParamType):
             return method_list(value)
         except UserError as e:
             self.fail(str(e), param, ctx)
+
+
+class SamplesMix(click.ParamType):
+    """cot:2,tir:2 -> (("cot", 2), ("tir", 2))."""
+
+    name = "mix"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = []
+        for part in value.split(","):
+            mode, _, count = part.strip().partition(":")
+            if mode not in ("cot", "tir") or not count.isdigit() or int(count) < 1:
+                self.fail(f"{part!r}: write MODE:K with MODE cot or tir, e.g. cot:2,tir:2", param, ctx)
+            parts.append((mode, int(count)))
+        if sum(k for _, k in parts) > 64:
+            self.fail("at most 64 samples in all", param, ctx)
+        return tuple(parts)
 
 
 class ProblemCount(click.ParamType):

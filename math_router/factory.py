@@ -10,6 +10,7 @@ built, so `--method llm` never downloads a GGUF.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -19,11 +20,13 @@ from math_router.engine.cache import ResponseCache
 from math_router.engine.caching import CachedChat
 from math_router.specialists.caching import CachedSpecialist
 from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
+from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
 from math_router.engine.loop import DEFAULT_MAX_TURNS
 from math_router.evals.methods import DEFAULT_THRESHOLD, NEEDS, Setup
 from math_router.specialists import gguf
 from math_router.specialists.base import SamplingParams, Specialist
+from math_router.sandbox.executor import PythonExecutor, SandboxLimits
 from math_router.specialists.qwen_math import MAX_TOKENS
 
 
@@ -45,6 +48,10 @@ class ModelOptions:
     batch: bool = True  # decode concurrent GGUF specialist calls together
     sampling: SamplingParams = SamplingParams()
     threshold: float = DEFAULT_THRESHOLD
+    specialist_mode: str = "cot"  # "tir": the specialist writes and runs Python
+    samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode: (("cot", 2), ("tir", 2))
+    tools: tuple[str, ...] = ()  # more tools for the orchestrator: "python"
+    sandbox: SandboxLimits = SandboxLimits()
 
 
 DEFAULT_API_MODEL = "gpt-4o-mini"
@@ -54,15 +61,34 @@ DEFAULT_LOCAL_MODEL = "qwen2.5-1.5b-instruct"
 def build_setup(methods: list[str], options: ModelOptions,
                 notify: Callable[[str], None] = lambda _: None) -> Setup:
     needs = set().union(*(NEEDS[m] for m in methods))
+    modes = {options.specialist_mode} | {mode for mode, _ in options.samples_mix}
+    executor = PythonExecutor(options.sandbox) if "tir" in modes or "python" in options.tools \
+        else None
     orchestrator = build_orchestrator(options, notify) if "orchestrator" in needs else None
-    specialist = build_specialist(options) if "specialist" in needs else None
+    specialists = {mode: build_specialist(options, mode, executor) for mode in sorted(modes)} \
+        if "specialist" in needs else {}
     if options.cache:
         cache = ResponseCache(notify=notify)
         orchestrator = orchestrator and CachedChat(orchestrator, cache)
-        specialist = specialist and CachedSpecialist(specialist, cache)
-    return Setup(orchestrator=orchestrator, specialist=specialist, max_turns=options.max_turns,
-                 force_tool=options.force_tool, prices=options.prices, sampling=options.sampling,
-                 threshold=options.threshold)
+        specialists = {mode: CachedSpecialist(s, cache) for mode, s in specialists.items()}
+    return Setup(orchestrator=orchestrator, specialist=specialists.get(options.specialist_mode),
+                 specialists=specialists, specialist_mode=options.specialist_mode,
+                 samples_mix=options.samples_mix,
+                 max_turns=options.max_turns, force_tool=options.force_tool, prices=options.prices,
+                 sampling=options.sampling, threshold=options.threshold,
+                 tools=tuple(build_tools(options.tools, executor)))
+
+
+def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:
+    """The orchestrator's tools beside slm_help."""
+    from math_router.tools.python import python_tool
+
+    tools = []
+    for name in names:
+        if name != "python":
+            raise UserError(f"unknown tool {name!r}: --tools takes python")
+        tools.append(python_tool(executor or PythonExecutor()))
+    return tools
 
 
 def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
@@ -90,23 +116,38 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
                       timeout=options.timeout, max_tokens=options.orchestrator_max_tokens)
 
 
-def build_specialist(options: ModelOptions) -> Specialist:
+def build_specialist(options: ModelOptions, mode: str = "cot",
+                     executor: PythonExecutor | None = None) -> Specialist:
     ref = options.specialist
     if ref.startswith(("http://", "https://")):
         from math_router.specialists.openai_compat import OpenAISpecialist
 
         return OpenAISpecialist(ref, options.specialist_model,
-                                max_tokens=options.specialist_max_tokens, timeout=options.timeout)
-    from math_router.specialists.batched import BatchedDecoder
+                                max_tokens=options.specialist_max_tokens, timeout=options.timeout,
+                                mode=mode, executor=executor)
     from math_router.specialists.llama_cpp import shared_runtime
     from math_router.specialists.qwen_math import QwenMathSpecialist
 
     runtime = shared_runtime(gguf.resolve(ref), gpu_layers=options.gpu_layers)
     decoder = None
-    if options.batch:
-        decoder = BatchedDecoder(runtime, n_seq_max=max(8, options.sampling.k),
+    if options.batch:  # one decoder per runtime: every mode's sequences share its steps
+        decoder = shared_decoder(runtime, n_seq_max=max(8, options.sampling.k),
                                  ctx_per_seq=options.specialist_max_tokens + 1024)
-    return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder)
+    return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder,
+                              mode=mode, executor=executor)
+
+
+_decoders: dict[tuple, object] = {}
+
+
+def shared_decoder(runtime, **settings):
+    """The batched decoder of a runtime, made once per process."""
+    from math_router.specialists.batched import BatchedDecoder
+
+    key = (id(runtime), tuple(sorted(settings.items())))
+    if key not in _decoders:
+        _decoders[key] = BatchedDecoder(runtime, **settings)
+    return _decoders[key]
 
 
 def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
@@ -126,13 +167,21 @@ def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
                         orchestrator_max_tokens=options.orchestrator_max_tokens)
     if "specialist" in needs:
         settings.update(specialist=model_identity(setup.specialist),
-                        specialist_max_tokens=options.specialist_max_tokens, batch=options.batch)
+                        specialist_max_tokens=options.specialist_max_tokens, batch=options.batch,
+                        specialist_mode=options.specialist_mode)
+    modes = {options.specialist_mode} | {m for m, _ in options.samples_mix}
+    if ("specialist" in needs and "tir" in modes) or (method in ("router", "cascade")
+                                                       and "python" in options.tools):
+        settings["sandbox"] = dataclasses.asdict(options.sandbox)
+    if method in ("router", "cascade"):
+        settings["tools"] = list(options.tools)
     if any("gguf" in settings.get(part, {}) for part in ("orchestrator", "specialist")):
         settings["gpu_layers"] = options.gpu_layers
     if method == "router":
         settings["force_tool"] = options.force_tool
     if method == "cascade":
-        settings.update(sampling=attrs.asdict(options.sampling), threshold=options.threshold)
+        settings.update(sampling=attrs.asdict(options.sampling), threshold=options.threshold,
+                        samples_mix=[list(part) for part in options.samples_mix])
     settings["prices"] = {name: attrs.asdict(price) for name, price in sorted(options.prices.items())}
     settings["prompts"] = {name: text_hash(text) for name, text in prompts(method, setup).items()}
     return settings

@@ -50,6 +50,17 @@ def completion(content: str | None = None, tool_calls: list[dict] | None = None,
                   "total_tokens": prompt_tokens + completion_tokens}})
 
 
+def text_completion(text: str, finish_reason: str = "stop", prompt_tokens: int = 10,
+                    completion_tokens: int = 5, model: str = "fake") -> Reply:
+    """A /v1/completions body (text continued from a prompt)."""
+    return Reply(body={
+        "id": f"cmpl-{next(_ids)}", "object": "text_completion", "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens}})
+
+
 def tool_call(name: str, arguments: str | dict, call_id: str | None = None) -> dict:
     if not isinstance(arguments, str):
         arguments = json.dumps(arguments)
@@ -112,7 +123,7 @@ class ChatServer:
                 with server._lock:
                     (server.checks if check else server.requests).append(body)
                     server.headers.append(dict(self.headers))
-                if not self.path.endswith("/chat/completions"):
+                if not self.path.endswith("/completions"):  # chat, and plain text completions
                     reply = error(404, f"no route {self.path}")
                 elif check:
                     reply = _check_reply(body)

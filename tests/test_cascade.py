@@ -75,7 +75,8 @@ def test_votes_escalations_and_records(tmp_path):
     assert [r["correct"] for r in records] == [True, True, True, False, True, True]
     assert [r["majority_correct"] for r in records] == [True, True, False, False, False, False]
     assert records[2]["candidates"] == [
-        {"answer": str(int(PROBLEMS[2].gold) + 1), "count": 2}, {"answer": PROBLEMS[2].gold, "count": 2}]
+        {"answer": str(int(PROBLEMS[2].gold) + 1), "count": 2, "by_mode": {"cot": 2}},
+        {"answer": PROBLEMS[2].gold, "count": 2, "by_mode": {"cot": 2}}]
     assert records[5]["candidates"] == [] and records[5]["majority"] is None
     # One request of n=4 per problem; the orchestrator only for the three escalations.
     assert [r.get("n") for r in spec.requests] == [4] * N

@@ -13,6 +13,7 @@ import json
 import math
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import attrs
@@ -22,9 +23,10 @@ from math_router.engine.chat import ChatModel
 from math_router.engine.loop import DEFAULT_MAX_TURNS
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.pricing import Price
-from math_router.engine.trace import Trace
-from math_router.engine.answers import extract_answer, normalize
-from math_router.specialists.base import SamplingParams, Specialist
+from math_router.engine.trace import Trace, Usage
+from math_router.engine.answers import normalize
+from math_router.specialists.base import SampleSet, SamplingParams, Specialist
+from math_router.specialists.qwen_math import answer_of
 from math_router.tools.base import ToolRegistry
 from math_router.tools.slm import slm_help_tool
 
@@ -55,7 +57,11 @@ class Setup:
     """What the methods run on. A method that needs a missing part says so."""
 
     orchestrator: ChatModel | None = None
-    specialist: Specialist | None = None
+    specialist: Specialist | None = None  # in `specialist_mode`
+    specialists: dict[str, Specialist] = attrs.field(factory=dict)  # by mode, for a mixed vote
+    specialist_mode: str = "cot"
+    samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode; () all in one
+    tools: tuple = ()  # the orchestrator's tools beside slm_help (python, the user's own)
     max_turns: int = DEFAULT_MAX_TURNS
     force_tool: bool = True  # the router's first turn must call slm_help
     prices: dict[str, Price] | None = None
@@ -76,7 +82,7 @@ def router(setup: Setup, question: str) -> Trace:
     specialist = _need(setup.specialist, "router", "a specialist")
     messages = [{"role": "system", "content": ROUTER_SYSTEM},
                 {"role": "user", "content": _question(question)}]
-    return loop.run(chat, ToolRegistry([slm_help_tool(specialist)]), messages,
+    return loop.run(chat, toolbox(setup, specialist), messages,
                     max_turns=setup.max_turns, method="router",
                     first_tool_choice=FORCE_SLM_HELP if setup.force_tool else None,
                     prices=setup.prices)
@@ -97,17 +103,18 @@ def cascade(setup: Setup, question: str) -> Trace:
     specialist = _need(setup.specialist, "cascade", "a specialist")
     question = _question(question)
     start = time.perf_counter()
-    samples = specialist.sample(question, setup.sampling,
-                                StopWhenSettled(needed=math.ceil(setup.threshold * setup.sampling.k - 1e-9)))
-    candidates = vote([r.answer for r in samples.results])
+    samples, modes = draw_samples(setup, question)
+    k = len(samples.results)
+    candidates = vote([r.answer for r in samples.results], modes)
     majority = candidates[0] if candidates else None
-    agreement = majority["count"] / setup.sampling.k if majority else 0.0
+    agreement = majority["count"] / k if majority else 0.0
     escalate = agreement < setup.threshold or majority is None
     ballot = {"agreement": agreement, "escalated": escalate, "threshold": setup.threshold,
-            "candidates": candidates, "majority": majority["answer"] if majority else None,
-            "samples": [r.text for r in samples.results],
-            "samples_cancelled": sum(r.details.get("finish_reason") == "cancelled"
-                                     for r in samples.results)}
+              "candidates": candidates, "majority": majority["answer"] if majority else None,
+              "samples": [r.text for r in samples.results], "sample_modes": modes,
+              "sample_answers": [r.answer for r in samples.results],
+              "samples_cancelled": sum(r.details.get("finish_reason") == "cancelled"
+                                       for r in samples.results)}
     base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
                  spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                  local=["specialist"] if specialist.local else [], details=samples.details,
@@ -118,16 +125,49 @@ def cascade(setup: Setup, question: str) -> Trace:
                     if r.answer is not None and normalize(r.answer) == majority["normalized"])
         return loop.summarize(attrs.evolve(base, final_text=text), None, setup.prices)
     chat = _need(setup.orchestrator, "cascade", "an orchestrator model to escalate to")
-    listing = "\n".join(f"- {c['answer']} ({c['count']} of {setup.sampling.k})" for c in candidates)
+    listing = "\n".join(f"- {c['answer']} ({c['count']} of {k})" for c in candidates)
     messages = [{"role": "system", "content": CASCADE_SYSTEM},
                 {"role": "user", "content": f"Problem:\n{question}\n\nThe specialist's answers:\n"
                                             f"{listing or '- (no sample stated an answer)'}"}]
-    decided = loop.run(chat, ToolRegistry([slm_help_tool(specialist)]), messages,
+    decided = loop.run(chat, toolbox(setup, specialist), messages,
                        max_turns=setup.max_turns, method="cascade", prices=setup.prices)
     merged = attrs.evolve(base, final_text=decided.final_text, turns=decided.turns,
                           tool_calls=decided.tool_calls, stopped=decided.stopped,
                           spent_seconds=base.spent_seconds + decided.spent_seconds)
     return loop.summarize(merged, chat, setup.prices)
+
+
+def toolbox(setup: Setup, specialist: Specialist) -> ToolRegistry:
+    """slm_help and the setup's other tools, as the router and the cascade offer them."""
+    return ToolRegistry([slm_help_tool(specialist), *setup.tools])
+
+
+def draw_samples(setup: Setup, question: str) -> tuple[SampleSet, list[str]]:
+    """The cascade's k samples, and the mode of each.
+
+    One mode: one request, stopped early once the vote is settled. A mix
+    (`cot:2,tir:2`): each mode's request at once, so their sequences share the
+    decoder's steps, all samples drawn (the early stop watches one request).
+    """
+    if not setup.samples_mix:
+        needed = math.ceil(setup.threshold * setup.sampling.k - 1e-9)
+        samples = setup.specialist.sample(question, setup.sampling,
+                                          StopWhenSettled(needed, setup.specialist_mode))
+        return samples, [setup.specialist_mode] * len(samples.results)
+    missing = [mode for mode, _ in setup.samples_mix if mode not in setup.specialists]
+    if missing:
+        raise UserError(f"no specialist in mode {', '.join(missing)}")
+    with ThreadPoolExecutor(max_workers=len(setup.samples_mix)) as pool:
+        groups = list(pool.map(lambda part: setup.specialists[part[0]].sample(
+            question, attrs.evolve(setup.sampling, k=part[1])), setup.samples_mix))
+    results = [r for g in groups for r in g.results]
+    modes = [mode for (mode, k), g in zip(setup.samples_mix, groups) for _ in g.results]
+    usage = sum((g.usage for g in groups), Usage())
+    # The modes ran side by side: the set took as long as its slowest request.
+    usage = attrs.evolve(usage, seconds=max(g.usage.seconds for g in groups),
+                         cached_seconds=max(g.usage.cached_seconds for g in groups))
+    details = {**groups[0].details, "mode": "+".join(f"{m}:{k}" for m, k in setup.samples_mix)}
+    return SampleSet(results, usage, max(g.seconds for g in groups), details), modes
 
 
 @attrs.frozen
@@ -140,24 +180,31 @@ class StopWhenSettled:
     """
 
     needed: int
+    mode: str = "cot"  # how the samples state their answers
 
     @property
     def key(self) -> str:
         return f"stop-at-{self.needed}-votes"
 
     def __call__(self, texts: list[str | None]) -> bool:
-        votes = vote([extract_answer(t) for t in texts if t is not None])
+        votes = vote([answer_of(t, self.mode) for t in texts if t is not None])
         return bool(votes) and votes[0]["count"] >= self.needed
 
 
-def vote(answers: list[str | None]) -> list[dict]:
-    """Distinct answers, most frequent first, equal ones counted together (18 == 18.00)."""
+def vote(answers: list[str | None], modes: list[str] | None = None) -> list[dict]:
+    """Distinct answers, most frequent first, equal ones counted together (18 == 18.00);
+    with `modes`, how many votes each answer got from each mode."""
     counts = Counter(normalize(a) for a in answers if a is not None)
-    first_form = {}
-    for a in answers:
+    first_form: dict[str, str] = {}
+    by_mode: dict[str, Counter] = {}
+    for i, a in enumerate(answers):
         if a is not None:
             first_form.setdefault(normalize(a), a)
-    return [{"answer": first_form[n], "normalized": n, "count": c} for n, c in counts.most_common()]
+            if modes:
+                by_mode.setdefault(normalize(a), Counter())[modes[i]] += 1
+    return [{"answer": first_form[n], "normalized": n, "count": c,
+             **({"by_mode": dict(by_mode[n])} if modes else {})}
+            for n, c in counts.most_common()]
 
 
 def prompts(method: str, setup: Setup) -> dict[str, str]:
@@ -165,17 +212,19 @@ def prompts(method: str, setup: Setup) -> dict[str, str]:
 
     run.json keeps a hash of each, so results made with other prompts are not mixed.
     """
-    from math_router.specialists.qwen_math import SYSTEM_PROMPT
+    from math_router.specialists.qwen_math import system_prompt
 
     texts: dict[str, str] = {}
     if "specialist" in NEEDS[method]:
-        texts["specialist_system"] = SYSTEM_PROMPT
+        modes = [m for m, _ in setup.samples_mix] if method == "cascade" and setup.samples_mix \
+            else [setup.specialist_mode]
+        for mode in modes:
+            texts[f"specialist_system_{mode}"] = system_prompt(mode)
     system = {"llm": LLM_SYSTEM, "router": ROUTER_SYSTEM, "cascade": CASCADE_SYSTEM}.get(method)
     if system:
         texts["orchestrator_system"] = system
     if method in ("router", "cascade") and setup.specialist is not None:
-        texts["tools"] = json.dumps(ToolRegistry([slm_help_tool(setup.specialist)]).schemas(),
-                                    sort_keys=True)
+        texts["tools"] = json.dumps(toolbox(setup, setup.specialist).schemas(), sort_keys=True)
     return texts
 
 
@@ -189,7 +238,7 @@ def preflight(setup: Setup, methods: list[str]) -> None:
     for method in methods:
         tools, choice = [], None
         if method in ("router", "cascade") and setup.specialist is not None:
-            tools = ToolRegistry([slm_help_tool(setup.specialist)]).schemas()
+            tools = toolbox(setup, setup.specialist).schemas()
             choice = FORCE_SLM_HELP if method == "router" and setup.force_tool else None
         parts = [("orchestrator", setup.orchestrator, tools, choice)] if "orchestrator" in NEEDS[method] \
             else []

@@ -104,7 +104,9 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
     if trace is not None and trace.vote is not None:  # the cascade's vote
         d = trace.vote
         row.update(agreement=d["agreement"], escalated=d["escalated"], threshold=d["threshold"],
-                   candidates=[{"answer": c["answer"], "count": c["count"]} for c in d["candidates"]],
+                   candidates=[{k: c[k] for k in ("answer", "count", "by_mode") if k in c}
+                               for c in d["candidates"]],
+                   sample_modes=d.get("sample_modes"), sample_answers=d.get("sample_answers"),
                    majority=d["majority"],
                    majority_correct=d["majority"] is not None and is_correct(
                        f"\\boxed{{{d['majority']}}}", problem.gold, problem.dataset))

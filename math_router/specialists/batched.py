@@ -10,15 +10,19 @@ runtime's model (the weights are shared, the KV cache is its own) with
   all active sequences in each `llama_decode` call;
 - for a request of k samples, evaluates the prompt once on one sequence and
   copies its KV cells to the other k-1 (`llama_memory_seq_cp`), then samples
-  each with its own sampler chain and seed.
+  each with its own sampler chain and seed;
+- with an `Interlude` (tool-integrated reasoning), pauses a sequence whose text
+  asks for it (a Python block just closed), runs the interlude's slow part on
+  another thread while the other sequences keep decoding, then evaluates the
+  text it returns (the program's output) into that sequence and goes on.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future
-from typing import Any, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Protocol
 
 import attrs
 
@@ -27,11 +31,21 @@ from math_router.specialists.base import GREEDY, SamplingParams
 from math_router.specialists.llama_cpp import LlamaRuntime, import_llama_cpp
 
 
+class Interlude(Protocol):
+    """Text a sequence's generation waits for: `pause` is asked on the decoder thread (cheap),
+    `resume` runs on a worker thread (slow) and returns the text to append before going on."""
+
+    def pause(self, text: str) -> bool: ...
+
+    def resume(self, text: str, sample: int) -> str: ...
+
+
 @attrs.frozen
 class Generation:
     text: str
-    completion_tokens: int
+    completion_tokens: int  # what the model generated; injected text is not counted
     finish_reason: str  # "stop" | "length" | "cancelled" (the caller's outcome was settled)
+    injected_tokens: int = 0  # text an interlude appended (read by the model like a prompt)
 
 
 @attrs.frozen
@@ -48,9 +62,14 @@ class _Sequence:
     sampler: Any
     position: int
     max_tokens: int
+    index: int = 0  # which of its request's samples
     tokens: list[int] = attrs.field(factory=list)
     finish_reason: str | None = None
     batch_index: int = -1  # where this sequence's logits are in the current batch
+    paused: bool = False  # waiting for its interlude
+    pending_text: str | None = None  # the interlude's text, not yet tokenized
+    inject: list[int] = attrs.field(factory=list)  # tokens to evaluate before sampling again
+    injected: int = 0
 
 
 @attrs.define(eq=False)
@@ -66,6 +85,7 @@ class _Request:
     sequences: list[_Sequence] = attrs.field(factory=list)
     settled: Callable[[list[str | None]], bool] | None = None
     finished_seen: int = 0
+    interlude: Interlude | None = None
 
 
 class BatchedDecoder:
@@ -82,6 +102,8 @@ class BatchedDecoder:
         self._thread: threading.Thread | None = None
         self._ctx = None
         self._batch = None
+        self._interludes = ThreadPoolExecutor(max_workers=n_seq_max,
+                                              thread_name_prefix="interlude")
         self.max_active = 0  # most sequences ever decoded in one step
 
     @property
@@ -90,7 +112,8 @@ class BatchedDecoder:
 
     def generate(self, prompt: list[int], *, n: int = 1, sampling: SamplingParams = GREEDY,
                  max_tokens: int = 1024,
-                 settled: Callable[[list[str | None]], bool] | None = None) -> BatchResult:
+                 settled: Callable[[list[str | None]], bool] | None = None,
+                 interlude: Interlude | None = None) -> BatchResult:
         """`n` completions of the token list `prompt`, decoded alongside other callers' requests.
 
         `settled`, called with the finished texts (None for the rest) each time one
@@ -100,7 +123,7 @@ class BatchedDecoder:
         if not 1 <= n <= self.n_seq_max:
             raise ValueError(f"n must be between 1 and {self.n_seq_max}")
         request = _Request(list(prompt), n, sampling, max_tokens, Future(), time.perf_counter(),
-                           settled=settled)
+                           settled=settled, interlude=interlude)
         with self._cond:
             self._start()
             self._queue.append(request)
@@ -142,6 +165,8 @@ class BatchedDecoder:
             with self._cond:
                 while not self._queue and not active:
                     self._cond.wait()
+                while active and not self._queue and not self._runnable(active):
+                    self._cond.wait(0.05)  # every sequence waits for its interlude
                 if self._ctx is None:
                     try:
                         self._setup()
@@ -185,6 +210,13 @@ class BatchedDecoder:
                 free_ids.extend(self._release(request))
                 request.future.set_result(self._result(request))
 
+    @staticmethod
+    def _runnable(active: list[_Request]) -> bool:
+        """Whether any sequence has something to evaluate now."""
+        return any(r.prefilled < len(r.prompt) or any(
+            s.finish_reason is None and (not s.paused or s.pending_text is not None)
+            for s in r.sequences) for r in active)
+
     def _check_settled(self, request: _Request) -> None:
         finished = [s for s in request.sequences if s.finish_reason]
         if request.settled is None or len(finished) == request.finished_seen \
@@ -222,10 +254,10 @@ class BatchedDecoder:
             sampler.add_temp(s.temperature)
             sampler.add_dist(s.seed + index)  # each sample its own stream
         return _Sequence(seq_id=seq_id, sampler=sampler, position=len(request.prompt),
-                         max_tokens=request.max_tokens)
+                         max_tokens=request.max_tokens, index=index)
 
     def _step(self, active: list[_Request]) -> None:
-        """One llama_decode: a token for every decoding sequence plus prompt chunks."""
+        """One llama_decode: a token for every decoding sequence, interludes' text, prompt chunks."""
         llama_cpp = self._llama_cpp
         batch = self._batch
         batch.n_tokens = 0
@@ -240,10 +272,35 @@ class BatchedDecoder:
             batch.n_tokens += 1
             return i
 
+        with self._cond:  # interludes hand their text over under the lock
+            for r in active:
+                for seq in r.sequences:
+                    if seq.pending_text is not None:
+                        self._take_interlude(seq)
         decoding = [s for r in active if r.prefilled == len(r.prompt)
-                    for s in r.sequences if s.finish_reason is None]
+                    for s in r.sequences if s.finish_reason is None and not s.paused and not s.inject]
         for seq in decoding:
             seq.batch_index = add(seq.tokens[-1], seq.position - 1, seq.seq_id, True)
+        injecting: list[_Sequence] = []
+        for r in active:
+            for seq in r.sequences:
+                room = self.n_batch - batch.n_tokens
+                if not seq.inject or seq.finish_reason is not None:
+                    continue
+                if len(seq.inject) + 1 > room:
+                    if batch.n_tokens:
+                        continue  # next step, with the batch to itself
+                    seq.inject = seq.inject[:room - 1]
+                # The token sampled last is not evaluated yet: it goes first, then the text.
+                add(seq.tokens[-1], seq.position - 1, seq.seq_id, False)
+                for k, token in enumerate(seq.inject):
+                    index = add(token, seq.position + k, seq.seq_id, k == len(seq.inject) - 1)
+                seq.tokens.extend(seq.inject)
+                seq.position += len(seq.inject)
+                seq.injected += len(seq.inject)
+                seq.inject = []
+                seq.batch_index = index
+                injecting.append(seq)
         finishing_prefill: list[tuple[_Request, int]] = []
         for request in active:
             room = self.n_batch - batch.n_tokens
@@ -269,12 +326,14 @@ class BatchedDecoder:
             for seq in request.sequences[1:]:  # the prompt is computed once, shared by all
                 llama_cpp.llama_memory_seq_cp(self._ctx.memory, first, seq.seq_id, -1, -1)
             for seq in request.sequences:
-                self._accept(seq, llama_cpp.llama_sampler_sample(seq.sampler.sampler, self._ctx.ctx, index))
-        for seq in decoding:
-            self._accept(seq, llama_cpp.llama_sampler_sample(seq.sampler.sampler, self._ctx.ctx,
-                                                              seq.batch_index))
+                self._accept(request, seq, llama_cpp.llama_sampler_sample(seq.sampler.sampler,
+                                                                          self._ctx.ctx, index))
+        owner = {id(s): r for r in active for s in r.sequences}
+        for seq in decoding + injecting:
+            self._accept(owner[id(seq)], seq, llama_cpp.llama_sampler_sample(
+                seq.sampler.sampler, self._ctx.ctx, seq.batch_index))
 
-    def _accept(self, seq: _Sequence, token: int) -> None:
+    def _accept(self, request: _Request, seq: _Sequence, token: int) -> None:
         if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
             seq.finish_reason = "stop"
             return
@@ -282,6 +341,38 @@ class BatchedDecoder:
         seq.position += 1
         if len(seq.tokens) >= seq.max_tokens:
             seq.finish_reason = "length"
+            return
+        interlude = request.interlude
+        if interlude is not None and "`" in self._piece(token):
+            text = self._text(seq)
+            if interlude.pause(text):
+                seq.paused = True
+                self._interludes.submit(self._run_interlude, interlude, seq, text)
+
+    def _run_interlude(self, interlude: Interlude, seq: _Sequence, text: str) -> None:
+        try:
+            appended = interlude.resume(text, seq.index)
+        except Exception as e:  # the interlude's failure is the sequence's text, not a crash
+            appended = f"\n(the tool failed: {type(e).__name__}: {e})\n"
+        with self._cond:
+            seq.pending_text = appended
+            self._cond.notify()
+
+    def _take_interlude(self, seq: _Sequence) -> None:
+        """Tokenize an interlude's text into the sequence, within its token budget."""
+        text, seq.pending_text = seq.pending_text, None
+        seq.paused = False
+        if seq.finish_reason is not None:  # cancelled while it waited
+            return
+        tokens = self._model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        room = seq.max_tokens - len(seq.tokens) - 1
+        if room <= 0:
+            seq.finish_reason = "length"
+            return
+        seq.inject = tokens[:room]  # empty: it simply goes on from where it stood
+
+    def _piece(self, token: int) -> str:
+        return self._model.detokenize([token]).decode("utf-8", errors="replace")
 
     def _release(self, request: _Request) -> list[int]:
         """Free the request's KV cells, samplers and sequence ids."""
@@ -295,8 +386,8 @@ class BatchedDecoder:
         done = time.perf_counter()
         started = request.started or done
         return BatchResult(
-            generations=[Generation(self._text(s), len(s.tokens), s.finish_reason or "stop")
-                         for s in request.sequences],
+            generations=[Generation(self._text(s), len(s.tokens) - s.injected, s.finish_reason or "stop",
+                                    s.injected) for s in request.sequences],
             prompt_tokens=len(request.prompt),
             queue_seconds=started - request.submitted,
             generate_seconds=done - started)

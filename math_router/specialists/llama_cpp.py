@@ -164,6 +164,25 @@ class LlamaRuntime:
                                "generate_seconds": done - start}
         return response
 
+    def prompt_text(self, messages: list[dict]) -> str:
+        """`messages` through the GGUF's chat template, ready for the assistant's reply."""
+        return self._formatter()(messages=messages).prompt
+
+    def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0,
+                 top_p: float = 1.0, top_k: int = 0, seed: int | None = None,
+                 stop: list[str] | None = None) -> dict:
+        """Continue a raw prompt (a rendered chat and the assistant's text so far)."""
+        with self.lock:
+            llama = self.llama
+            try:
+                return llama.create_completion(
+                    prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                    top_k=top_k, min_p=0.0, repeat_penalty=1.0, seed=seed, stop=stop or [])
+            except ValueError as e:
+                if "context window" not in str(e):
+                    raise
+                raise InputTooLong(f"{e} ({self.name})") from None
+
     def prompt_tokens(self, messages: list[dict]) -> list[int]:
         """`messages` through the GGUF's chat template, tokenized as `chat` does it."""
         llama = self.llama

@@ -1,15 +1,22 @@
-"""A specialist served over the chat-completions protocol (vLLM, llama-server, ...)."""
+"""A specialist served over the OpenAI protocol (vLLM, llama-server, ...).
+
+Chain-of-thought goes through chat completions. Tool-integrated reasoning
+continues the assistant's own text after each program output, which chat
+completions cannot do, so it goes through /v1/completions with the prompt
+rendered in Qwen's chat format (ChatML), as Qwen's own evaluation does.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from math_router.engine.chat import CHECK_PROMPT, call_openai, response_usage
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
 from math_router.engine.answers import extract_answer
-from math_router.specialists import qwen_math
+from math_router.specialists import qwen_math, tir
 from math_router.specialists.base import SampleSet, SamplingParams, SpecialistResult
 
 
@@ -20,9 +27,14 @@ class OpenAISpecialist:
 
     def __init__(self, base_url: str, model: str | None, *, api_key: str | None = None,
                  max_tokens: int = qwen_math.MAX_TOKENS, timeout: float = 300.0,
-                 max_retries: int = 2):
+                 max_retries: int = 2, mode: str = "cot", executor=None):
         import openai
 
+        qwen_math.system_prompt(mode)
+        if mode == "tir" and executor is None:
+            raise ValueError("tool-integrated reasoning needs an executor")
+        self.mode = mode
+        self.executor = executor
         if not model:
             raise UserError("--specialist URL needs --specialist-model NAME (the model the server serves)")
         self.name = model
@@ -37,7 +49,8 @@ class OpenAISpecialist:
 
     @property
     def identity(self) -> str:
-        return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}"
+        return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}" + (
+            "" if self.mode == "cot" else ":tir")
 
     def check(self) -> None:
         """One token for a tiny question, with the parameters real requests send."""
@@ -46,8 +59,46 @@ class OpenAISpecialist:
                     max_tokens=1)
 
     def solve(self, question: str) -> SpecialistResult:
+        if self.mode == "tir":
+            return self._tir(question, temperature=0.0, top_p=1.0, seed=None)
         results, usage, seconds = self._request(question, n=1, temperature=0.0, top_p=1.0, seed=None)
         return results[0]
+
+    def _tir(self, question: str, *, temperature: float, top_p: float, seed: int | None,
+             sample: int = 0) -> SpecialistResult:
+        """One TIR solution: complete, run the program, append its output, complete again."""
+        prompt = chatml(qwen_math.messages_for(question, "tir"))
+        programs = tir.Programs(self.executor)
+        budget = [self.max_tokens]
+        prompt_tokens = [0]
+        start = time.perf_counter()
+
+        def complete(text: str) -> tuple[str, str, int]:
+            request = {"model": self.name, "prompt": prompt + text, "temperature": temperature,
+                       "max_tokens": max(1, budget[0]), "stop": [tir.STOP]}
+            if top_p < 1.0:
+                request["top_p"] = top_p
+            if seed is not None:
+                request["seed"] = seed
+            response = call_openai(self._client.completions.create, self.base_url, self._key,
+                                   **request)
+            self.served_model = getattr(response, "model", None) or self.served_model
+            usage = response.usage
+            tokens = usage.completion_tokens if usage else 0
+            if not prompt_tokens[0] and usage:
+                prompt_tokens[0] = usage.prompt_tokens
+            budget[0] -= tokens
+            choice = response.choices[0]
+            reason = "length" if budget[0] <= 0 else (choice.finish_reason or "stop")
+            return choice.text or "", reason, tokens
+
+        text, generated, injected, reason = tir.continue_until_done(complete, programs, sample)
+        seconds = time.perf_counter() - start
+        return SpecialistResult(
+            text=text, answer=tir.tir_answer(text),
+            usage=Usage.of_call(prompt_tokens[0] + injected, generated, seconds), seconds=seconds,
+            details={"finish_reason": reason, "device": "remote", "mode": "tir",
+                     "executions": programs.executions})
 
     def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
         """k samples in one request (`n=k`); servers that return fewer get asked for the rest.
@@ -56,6 +107,14 @@ class OpenAISpecialist:
         cannot be stopped half way.
         """
         start = time.perf_counter()
+        if self.mode == "tir":  # each sample runs its own programs: k requests side by side
+            with ThreadPoolExecutor(max_workers=params.k) as pool:
+                results = list(pool.map(lambda i: self._tir(
+                    question, temperature=params.temperature, top_p=params.top_p,
+                    seed=params.seed + i, sample=i), range(params.k)))
+            usage = sum((r.usage for r in results), Usage())
+            return SampleSet(results, usage, time.perf_counter() - start,
+                             {"device": "remote", "mode": "tir"})
         results, usage, _ = self._request(question, n=params.k, temperature=params.temperature,
                                           top_p=params.top_p, seed=params.seed)
         while len(results) < params.k:
@@ -87,3 +146,9 @@ class OpenAISpecialist:
             details={"finish_reason": choice.finish_reason, "device": "remote"})
             for i, choice in enumerate(response.choices)]
         return results, usage, seconds
+
+
+def chatml(messages: list[dict]) -> str:
+    """Messages in Qwen's chat format, ready for the assistant's reply."""
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n"

@@ -1,24 +1,42 @@
-"""Qwen2.5-Math's official chat prompt, and the GGUF specialist that uses it."""
+"""Qwen2.5-Math's official prompts, and the GGUF specialist that uses them.
+
+Two modes, as Qwen publishes them: chain-of-thought (`cot`, the default:
+reason in prose, answer in \\boxed{}) and tool-integrated reasoning (`tir`:
+write Python, read its output, go on; specialists.tir).
+"""
 
 from __future__ import annotations
 
 import time
 
-from math_router.engine.trace import Usage, usage_of_response
 from math_router.engine.answers import extract_answer
+from math_router.engine.errors import UserError
+from math_router.engine.trace import Usage, usage_of_response
+from math_router.specialists import tir
 from math_router.specialists.base import GREEDY, SampleSet, SamplingParams, SpecialistResult
 
 # From the Qwen2.5-Math model card: greedy decoding with this system message.
 SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+MODES = ("cot", "tir")
 
 # GSM8K solutions of the stand-in 1.5B model are well under this (docs/benchmarks.md);
 # MATH-500 needs more room, so the CLI lets users raise it.
 MAX_TOKENS = 1024
 
 
-def messages_for(question: str) -> list[dict]:
-    return [{"role": "system", "content": SYSTEM_PROMPT},
+def system_prompt(mode: str = "cot") -> str:
+    if mode not in MODES:
+        raise UserError(f"unknown specialist mode {mode!r}; choose one of {', '.join(MODES)}")
+    return SYSTEM_PROMPT if mode == "cot" else tir.SYSTEM_PROMPT
+
+
+def messages_for(question: str, mode: str = "cot") -> list[dict]:
+    return [{"role": "system", "content": system_prompt(mode)},
             {"role": "user", "content": question}]
+
+
+def answer_of(text: str, mode: str) -> str | None:
+    return tir.tir_answer(text) if mode == "tir" else extract_answer(text)
 
 
 class QwenMathSpecialist:
@@ -26,66 +44,106 @@ class QwenMathSpecialist:
 
     With a `decoder` (specialists.batched), concurrent calls and the k samples of
     one question are decoded together; without one, calls take turns on the
-    runtime's lock.
+    runtime's lock. `mode="tir"` needs an `executor` (sandbox.executor) to run
+    the programs the model writes.
     """
 
     local = True
 
-    def __init__(self, runtime, *, max_tokens: int = MAX_TOKENS, decoder=None):
+    def __init__(self, runtime, *, max_tokens: int = MAX_TOKENS, decoder=None, mode: str = "cot",
+                 executor=None):
+        system_prompt(mode)
+        if mode == "tir" and executor is None:
+            raise ValueError("tool-integrated reasoning needs an executor")
         self.runtime = runtime
         self.max_tokens = max_tokens
         self.decoder = decoder
+        self.mode = mode
+        self.executor = executor
         self.name = runtime.name
 
     @property
     def identity(self) -> str:
-        return f"{self.runtime.identity}:max{self.max_tokens}"
+        return f"{self.runtime.identity}:max{self.max_tokens}" + ("" if self.mode == "cot" else ":tir")
 
     def solve(self, question: str) -> SpecialistResult:
-        if self.decoder is None:
+        if self.decoder is None and self.mode == "cot":
             response = self.runtime.chat(messages_for(question), max_tokens=self.max_tokens,
                                          temperature=0.0)
             return _result(response, self.runtime)
-        return self._batched(question, GREEDY).results[0]
+        return self.sample(question, GREEDY).results[0]
 
     def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
         """k solutions; `settled(texts)` may stop the rest once the caller's outcome is fixed."""
         if self.decoder is not None:
             return self._batched(question, params, settled)
-        # Sequential fallback: one chat call per sample, each with its own seed.
+        # Sequential fallback: one call per sample, each with its own seed.
         start = time.perf_counter()
         results: list[SpecialistResult] = []
         for i in range(params.k):
             if settled is not None and results and settled([r.text for r in results] + [None] * (params.k - i)):
                 results += [_cancelled(self.runtime)] * (params.k - i)
                 break
-            results.append(_result(self.runtime.chat(
-                messages_for(question), max_tokens=self.max_tokens, temperature=params.temperature,
-                top_p=params.top_p, top_k=params.top_k, seed=params.seed + i), self.runtime))
+            results.append(self._plain(question, params, params.seed + i))
         usage = sum((r.usage for r in results), Usage())
         return SampleSet(results, usage, time.perf_counter() - start,
-                         {"device": self.runtime.device, "batched": False})
+                         {"device": self.runtime.device, "batched": False, "mode": self.mode})
+
+    def _plain(self, question: str, params: SamplingParams, seed: int) -> SpecialistResult:
+        if self.mode == "cot":
+            return _result(self.runtime.chat(
+                messages_for(question), max_tokens=self.max_tokens, temperature=params.temperature,
+                top_p=params.top_p, top_k=params.top_k, seed=seed), self.runtime)
+        start = time.perf_counter()
+        prompt = self.runtime.prompt_text(messages_for(question, "tir"))
+        programs = tir.Programs(self.executor)
+        budget = [self.max_tokens]
+
+        def complete(text: str) -> tuple[str, str, int]:
+            out = self.runtime.complete(prompt + text, max_tokens=max(1, budget[0]),
+                                        temperature=params.temperature, top_p=params.top_p,
+                                        top_k=params.top_k, seed=seed, stop=[tir.STOP])
+            choice = out["choices"][0]
+            tokens = out["usage"]["completion_tokens"]
+            budget[0] -= tokens
+            reason = "length" if budget[0] <= 0 else choice["finish_reason"]
+            return choice["text"], reason, tokens
+
+        text, generated, injected, reason = tir.continue_until_done(complete, programs)
+        seconds = time.perf_counter() - start
+        prompt_tokens = len(self.runtime.prompt_tokens(messages_for(question, "tir")))
+        return SpecialistResult(
+            text=text, answer=tir.tir_answer(text),
+            usage=Usage.of_call(prompt_tokens + injected, generated, seconds), seconds=seconds,
+            details={"device": self.runtime.device, "finish_reason": reason, "mode": "tir",
+                     "executions": programs.executions})
 
     def _batched(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
-        prompt = self.runtime.prompt_tokens(messages_for(question))
+        prompt = self.runtime.prompt_tokens(messages_for(question, self.mode))
+        programs = tir.Programs(self.executor) if self.mode == "tir" else None
         out = self.decoder.generate(prompt, n=params.k, max_tokens=self.max_tokens, settled=settled,
-                                    sampling=params)
+                                    sampling=params, interlude=programs)
         seconds = out.queue_seconds + out.generate_seconds
-        details = {"device": self.runtime.device, "batched": True,
+        details = {"device": self.runtime.device, "batched": True, "mode": self.mode,
                    "wait_seconds": out.queue_seconds, "generate_seconds": out.generate_seconds}
-        results = [SpecialistResult(
-            # A cancelled sample's text is unfinished: it states no answer.
-            text=g.text, answer=None if g.finish_reason == "cancelled" else extract_answer(g.text),
-            # One call for all k, its prompt evaluated once: counted with the first sample.
-            usage=Usage(out.prompt_tokens if i == 0 else 0, g.completion_tokens,
-                        calls=1 if i == 0 else 0, seconds=seconds if i == 0 else 0.0),
-            seconds=seconds,
-            details={**details, "finish_reason": g.finish_reason,
-                     "tokens_per_second": g.completion_tokens / out.generate_seconds
-                     if out.generate_seconds > 0 else None})
-            for i, g in enumerate(out.generations)]
-        usage = Usage(out.prompt_tokens, sum(g.completion_tokens for g in out.generations), calls=1,
-                      seconds=seconds)
+        results = []
+        for i, g in enumerate(out.generations):
+            extra = {"executions": programs.of_sample(i)} if programs else {}
+            results.append(SpecialistResult(
+                # A cancelled sample's text is unfinished: it states no answer.
+                text=g.text,
+                answer=None if g.finish_reason == "cancelled" else answer_of(g.text, self.mode),
+                # One call for all k, its prompt evaluated once: counted with the first sample.
+                # Program outputs are read like a prompt: input tokens.
+                usage=Usage((out.prompt_tokens if i == 0 else 0) + g.injected_tokens,
+                            g.completion_tokens, calls=1 if i == 0 else 0,
+                            seconds=seconds if i == 0 else 0.0),
+                seconds=seconds,
+                details={**details, "finish_reason": g.finish_reason, **extra,
+                         "tokens_per_second": g.completion_tokens / out.generate_seconds
+                         if out.generate_seconds > 0 else None}))
+        usage = Usage(out.prompt_tokens + sum(g.injected_tokens for g in out.generations),
+                      sum(g.completion_tokens for g in out.generations), calls=1, seconds=seconds)
         return SampleSet(results, usage, seconds, details)
 
 
@@ -106,4 +164,4 @@ def _result(response: dict, runtime) -> SpecialistResult:
         seconds=sum(timings.values()),
         details={"device": runtime.device, "finish_reason": choice.get("finish_reason"),
                  "tokens_per_second": tokens_out / generate if generate > 0 else None,
-                 **timings})
+                 "mode": "cot", **timings})
