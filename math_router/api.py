@@ -102,13 +102,17 @@ def method_list(methods: str | Iterable[str]) -> list[str]:
 def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n: int | None = 150,
              seed: int = 123, out: str | Path | None = None, concurrency: int = 4,
              progress: bool = True, options: ModelOptions | None = None,
-             notify: Callable[[str], None] | None = None, fields=None, **overrides) -> Evaluation:
+             notify: Callable[[str], None] | None = None, fields=None, calibration=None,
+             **overrides) -> Evaluation:
     """Run `methods` on the same `n` problems of `dataset` (None: all of them) into `out`.
 
     An existing `out` resumes: finished problems are kept, failed ones retried,
     and a folder made with other problems or settings is refused untouched.
     `fields` (datasets.Fields) says which fields of a file hold the question and answer.
+    `calibration` (a calibration.json's path or content, from `calibrate`) sets the
+    threshold chosen on other problems and is recorded in run.json.
     """
+    from math_router.evals.calibrate import check_disjoint, load_calibration
     from math_router.evals.datasets import Fields, load_problems
     from math_router.evals.methods import METHODS, preflight
     from math_router.evals.provenance import environment
@@ -120,6 +124,10 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n:
     notify = notify or _quiet
     names = method_list(methods)
     problems = load_problems(dataset, n, seed, fields or Fields())
+    if calibration is not None:
+        calibration = calibration if isinstance(calibration, dict) else load_calibration(calibration)
+        check_disjoint(calibration, [p.id for p in problems])
+        overrides = {**overrides, "threshold": float(calibration["threshold"])}
     opts = model_options(options, **overrides)
     setup = build_setup(names, opts, notify=notify)
     out = Path(out) if out else Path("results") / (
@@ -130,6 +138,10 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n:
     notify(f"results: {out}")
     run_info = {"dataset": dataset, "n": len(problems), "seed": seed, "started": now(),
                 "environment": {**environment(), "device": device(setup)}}
+    if calibration is not None:
+        run_info["calibration"] = {k: calibration[k] for k in (
+            "threshold", "target", "met", "achieved", "dataset", "n", "seed", "problem_ids",
+            "llm_accuracy") if k in calibration}
     prepare_run(out, problems, run_info, settings)
     for m in names:
         run_method(out, m, functools.partial(METHODS[m], setup), problems,

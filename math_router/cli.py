@@ -97,6 +97,22 @@ def model_options(f):
         click.option("--tools", "tool_names", multiple=True, type=click.Choice(["python"]),
                      help="More tools for the router's and the cascade's orchestrator beside "
                           "slm_help (repeatable): python, the sandboxed executor."),
+        click.option("--tool", "tool_refs", multiple=True, metavar="MODULE:FUNCTION|NAME",
+                     help="A tool of your own for the orchestrator (repeatable): a function "
+                          "(its type hints and docstring make the schema), or the name of a tool "
+                          "an installed package offers (entry point group math_router.tools)."),
+        click.option("--llm-model",
+                     help="The llm baseline's model when it is not the orchestrator (e.g. gpt-4o "
+                          "beside --model gpt-4o-mini); cost_vs_llm is against it."),
+        click.option("--router-samples", type=click.IntRange(1, 64),
+                     default=DEFAULTS["router_samples"].default, show_default=True,
+                     help="router: slm_help samples this many solutions and reports their vote."),
+        click.option("--model-first-call", is_flag=True,
+                     help="router: let the orchestrator write its forced first slm_help call "
+                          "(default: the router sends the problem itself and saves that turn)."),
+        click.option("--no-agree-stop", is_flag=True,
+                     help="router: with --router-samples > 1, always give the orchestrator a "
+                          "second turn (default: an agreed vote at --threshold or more ends it)."),
         click.option("--code-timeout", type=click.FloatRange(0.5), default=SANDBOX.timeout,
                      show_default=True, help="Sandbox: wall-clock seconds per program."),
         click.option("--code-cpu", type=click.IntRange(1), default=SANDBOX.cpu_seconds,
@@ -126,7 +142,9 @@ def make_options(kw: dict) -> ModelOptions:
         sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],
                                 top_p=kw["sample_top_p"], top_k=kw["sample_top_k"]),
         specialist_mode=kw["specialist_mode"], samples_mix=kw["samples_mix"] or (),
-        tools=tuple(kw["tool_names"]),
+        tools=tuple(kw["tool_names"]) + tuple(kw["tool_refs"]), llm_model=kw["llm_model"],
+        router_samples=kw["router_samples"], agree_stop=not kw["no_agree_stop"],
+        direct_first_call=not kw["model_first_call"],
         sandbox=SandboxLimits(timeout=kw["code_timeout"], cpu_seconds=kw["code_cpu"],
                               memory_mb=kw["code_memory"], max_processes=kw["code_processes"],
                               output_chars=kw["code_output"]))
@@ -271,9 +289,12 @@ def print_solution(result: dict) -> None:
 @click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
               help="Problems solved at once.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="A calibration.json from `calibrate`: its threshold (chosen on other "
+                   "problems) for the cascade and the router's agree-and-stop rule.")
 @model_options
 def eval_command(method, dataset, question_fields, answer_field, id_field, n, seed, out,
-                 concurrency, no_progress, **kw):
+                 concurrency, no_progress, calibration, **kw):
     """Run methods on the same sample of problems and compare them.
 
     Each finished problem is appended to OUT/results_<method>.jsonl at once;
@@ -287,13 +308,52 @@ def eval_command(method, dataset, question_fields, answer_field, id_field, n, se
     with user_errors():
         run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                            progress=not no_progress, options=make_options(kw), notify=notify,
-                           fields=Fields(tuple(question_fields), answer_field, id_field))
+                           fields=Fields(tuple(question_fields), answer_field, id_field),
+                           calibration=calibration)
     click.echo(tradeoff_table(run.comparison))
     click.echo(f"\nwrote {run.out}/comparison.json; python cli.py report {run.out} for the rest")
     if run.errors:
         raise click.ClickException(f"{run.errors} problem(s) ended in an error and are counted apart "
                                    f"(see 'error' in {run.out}/results_*.jsonl); rerun the same "
                                    "command to retry them")
+
+
+@cli.command()
+@click.option("--dataset", default="gsm8k-train", show_default=True,
+              help="Calibration problems, disjoint from the test set: gsm8k-train, or a file.")
+@click.option("--n", type=ProblemCount(), default="50", show_default=True)
+@click.option("--seed", type=int, default=123, show_default=True)
+@click.option("--target", required=True, metavar="escalate:SHARE|accuracy:llm",
+              help="escalate:0.2 (escalate at most 20% of problems; the votes alone decide, no "
+                   "orchestrator calls) or accuracy:llm (no less accurate than the llm).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the calibration run and calibration.json.")
+@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--no-progress", is_flag=True)
+@model_options
+def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):
+    """Choose the cascade's threshold on problems apart from the test set, for a TARGET.
+
+    \b
+    Example:
+      math-router calibrate --dataset gsm8k-train --n 50 --target escalate:0.2
+      math-router eval --method cascade --calibration <out>/calibration.json
+    """
+    from math_router.evals import calibrate as calibration
+
+    with user_errors():
+        goal = calibration.parse_target(target)
+        result = calibration.calibrate(dataset, goal, n=n, seed=seed, out=out,
+                                       options=make_options(kw), concurrency=concurrency,
+                                       progress=not no_progress, notify=notify)
+    achieved = result["achieved"]
+    line = (f"threshold {result['threshold']:g} for \"{result['target']}\": escalates "
+            f"{achieved['escalation_rate']:.0%} of {result['n']} {result['dataset']} problems")
+    if "accuracy" in achieved:
+        line += f", accuracy {achieved['accuracy']:.1%} (llm {result['llm_accuracy']:.1%})"
+    click.echo(line + ("" if result["met"] else "; the target was NOT met: this is the closest"))
+    click.echo(f"wrote {result['results']}/calibration.json; use it with "
+               f"eval --calibration {result['results']}/calibration.json")
 
 
 @cli.command()

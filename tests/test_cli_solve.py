@@ -35,7 +35,7 @@ def test_solve_prints_the_answer_then_the_trace():
     lines = result.output.splitlines()
     assert lines[0] == "393"
     assert lines[1].startswith('  tool slm_help({"question": "27*14+15"})')
-    assert any(line.startswith("  orchestrator (gpt-4o-mini): 2 call(s), 520 in / 32 out tokens")
+    assert any(line.startswith("  orchestrator (gpt-4o-mini): 1 call(s), 400 in / 12 out tokens")
                for line in lines)
     assert any(line.startswith("  specialist (qwen-math): 1 call(s), 40 in / 80 out tokens")
                for line in lines)
@@ -56,14 +56,14 @@ def test_solve_json_has_the_documented_keys():
     assert data["tool_calls"][0]["name"] == "slm_help"
     assert data["tool_calls"][0]["arguments"] == {"question": "27*14+15"}
     assert data["tool_calls"][0]["seconds"] >= 0
-    assert data["usage"]["orchestrator"]["input_tokens"] == 520
-    assert data["usage"]["orchestrator"]["output_tokens"] == 32
+    assert data["usage"]["orchestrator"]["input_tokens"] == 400
+    assert data["usage"]["orchestrator"]["output_tokens"] == 12
     specialist = dict(data["usage"]["specialist"])
     assert specialist.pop("seconds") > 0
     assert specialist == {"input_tokens": 40, "output_tokens": 80, "calls": 1, "cached_calls": 0,
                           "prompt_cache_hit_tokens": 0}
-    assert data["spent"]["calls"] == 3 and data["spent"]["cached_calls"] == 0
-    assert data["cost_usd"] == (520 * 0.15 + 32 * 0.60) / 1e6
+    assert data["spent"]["calls"] == 2 and data["spent"]["cached_calls"] == 0
+    assert data["cost_usd"] == (400 * 0.15 + 12 * 0.60) / 1e6
     assert data["seconds"] > 0
     assert KEY not in result.output
 

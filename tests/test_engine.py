@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import attrs
+
 import pytest
 
 from math_router.engine import loop
@@ -41,22 +43,39 @@ def test_router_calls_the_specialist_then_answers():
     assert "\\boxed{393}" in trace.final_text
     assert [c.name for c in trace.tool_calls] == ["slm_help"]
     assert json.loads(trace.tool_calls[0].arguments) == {"question": "What is 27*14+15?"}
-    assert "Specialist's final answer: 393" in trace.tool_calls[0].result
-    # The first turn is forced to call slm_help; the second is free to answer.
-    assert orch.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "slm_help"}}
-    assert "tool_choice" not in orch.requests[1]
-    assert orch.requests[1]["messages"][-1]["role"] == "tool"
+    # The forced first call is the router's own: the orchestrator's first turn is not paid for.
+    assert trace.tool_calls[0].details["called_by"] == "router"
+    assert len(orch.requests) == 1
+    sent = orch.requests[0]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool"]
+    assert sent[2]["tool_calls"][0]["function"]["name"] == "slm_help" and sent[2]["content"] == ""
+    # Compact delegation: the answer, not the worked solution (the orchestrator pays for every token).
+    assert sent[3]["content"] == trace.tool_calls[0].result == "Answer: 393"
+    assert "tool_choice" not in orch.requests[0]
+    assert trace.details["ended"] == "orchestrator"
     # The specialist got Qwen2.5-Math's official prompt, greedy.
     assert spec.requests[0]["messages"][0]["content"].startswith("Please reason step by step")
     assert spec.requests[0]["temperature"] == 0.0
     # Usage per component, and cost from the price table (gpt-4o-mini: $0.15/$0.60 per 1M).
-    assert trace.usage["orchestrator"].input_tokens == 520
-    assert trace.usage["orchestrator"].output_tokens == 32
+    assert trace.usage["orchestrator"].input_tokens == 400
+    assert trace.usage["orchestrator"].output_tokens == 12
     assert trace.usage["specialist"].output_tokens == 80
-    assert trace.component_cost_usd["orchestrator"] == pytest.approx((520 * 0.15 + 32 * 0.60) / 1e6)
+    assert trace.component_cost_usd["orchestrator"] == pytest.approx((400 * 0.15 + 12 * 0.60) / 1e6)
     # The self-hosted specialist has no known price: the total is unknown, not free.
     assert trace.component_cost_usd["specialist"] is None
     assert trace.cost_usd is None
+
+
+def test_the_orchestrator_can_still_write_the_forced_first_call():
+    with ChatServer(router_orchestrator()) as orch, ChatServer(specialist_answering()) as spec:
+        setup = methods.Setup(orchestrator=chat(orch), direct_first_call=False,
+                              specialist=OpenAISpecialist(spec.url, "qwen-math"))
+        trace = methods.router(setup, "What is 27*14+15?")
+    # The first turn is forced to call slm_help; the second is free to answer.
+    assert orch.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "slm_help"}}
+    assert "tool_choice" not in orch.requests[1]
+    assert orch.requests[1]["messages"][-1]["role"] == "tool"
+    assert trace.usage["orchestrator"].input_tokens == 520 and "\\boxed{393}" in trace.final_text
 
 
 def test_a_price_for_the_specialist_makes_the_total_known():
@@ -67,7 +86,7 @@ def test_a_price_for_the_specialist_makes_the_total_known():
                               specialist=OpenAISpecialist(spec.url, "qwen-math"),
                               prices={"qwen-math": Price(0.0, 0.0)})
         trace = methods.router(setup, "What is 27*14+15?")
-    assert trace.cost_usd == pytest.approx((520 * 0.15 + 32 * 0.60) / 1e6)
+    assert trace.cost_usd == pytest.approx((400 * 0.15 + 12 * 0.60) / 1e6)
 
 
 def test_arguments_that_are_not_json_go_back_to_the_model():
@@ -143,3 +162,61 @@ def test_the_trace_round_trips_through_json():
         trace = methods.router(setup, "What is 27*14+15?")
     again = Trace.from_dict(json.loads(json.dumps(trace.to_dict())))
     assert again == trace
+
+
+def test_show_work_returns_the_worked_solution():
+    from math_router.tools.slm import slm_help_tool
+
+    with ChatServer(specialist_answering()) as spec:
+        help_tool = slm_help_tool(OpenAISpecialist(spec.url, "qwen-math"))
+        plain = help_tool.fn(question="What is 27*14+15?")
+        shown = help_tool.fn(question="What is 27*14+15?", show_work=True)
+    assert plain.content == "Answer: 393" and plain.final is None
+    assert shown.content.startswith("Answer: 393\n\nWorked solution:\n27*14 = 378")
+    assert help_tool.parameters["properties"]["show_work"] == {
+        "type": "boolean", "description": "Also return its worked solution.", "default": False}
+
+
+def sampled_specialist(answers: list[str]):
+    def respond(request):
+        n = request.get("n", 1)
+        return completion(choices=[{"index": i, "message": {"role": "assistant",
+                                                            "content": f"Work.\n\\boxed{{{answers[i]}}}"},
+                                    "finish_reason": "stop"} for i in range(n)],
+                          prompt_tokens=40, completion_tokens=50 * n)
+    return respond
+
+
+def test_an_agreed_vote_ends_the_router_without_a_second_turn():
+    with ChatServer(router_orchestrator()) as orch, \
+            ChatServer(sampled_specialist(["393", "393", "393", "390"])) as spec:
+        setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
+                              router_samples=4, threshold=0.75)
+        trace = methods.router(setup, "What is 27*14+15?")
+    assert len(orch.requests) == 0  # the router's own call, agreed: no orchestrator turn at all
+    assert trace.tool_calls[0].result.startswith("Answer: 393 (3 of 4 samples agree)")
+    assert "Worked solution" in trace.tool_calls[0].result  # they did not all agree
+    assert trace.details["ended"] == "specialist_vote" and "\\boxed{393}" in trace.final_text
+    assert "orchestrator" not in trace.usage and trace.cost_usd is None  # q's price is unknown
+
+
+def test_a_split_vote_goes_back_to_the_orchestrator():
+    with ChatServer(router_orchestrator(answer_from_tool=False, final="393")) as orch, \
+            ChatServer(sampled_specialist(["393", "393", "390", "391"])) as spec:
+        setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
+                              router_samples=4, threshold=0.75)
+        trace = methods.router(setup, "What is 27*14+15?")
+    assert len(orch.requests) == 1 and trace.details["ended"] == "orchestrator"
+    result = trace.tool_calls[0].result
+    assert result.startswith("Answer: 393 (2 of 4 samples agree)")
+    assert "Other samples' answers: 390, 391" in result
+
+
+def test_without_agree_stop_an_agreed_vote_still_gets_a_second_turn():
+    with ChatServer(router_orchestrator()) as orch, \
+            ChatServer(sampled_specialist(["393"] * 4)) as spec:
+        setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
+                              router_samples=4, agree_stop=False)
+        trace = methods.router(setup, "What is 27*14+15?")
+    assert len(orch.requests) == 1 and trace.details["ended"] == "orchestrator"
+    assert trace.tool_calls[0].result == "Answer: 393 (4 of 4 samples agree)"

@@ -34,6 +34,7 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
     start = time.perf_counter()
     final_text = None
     stopped = "max_turns"
+    ended = "orchestrator"
     for index in range(max_turns):
         turn = chat.complete(messages, schemas, first_tool_choice if index == 0 else None)
         turns.append(turn)
@@ -43,6 +44,7 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
         if not turn.tool_requests:
             stopped = "answer"
             break
+        finals = []
         for request in turn.tool_requests:
             result = tools.call(request.name, request.arguments)
             calls.append(ToolCall(name=request.name, arguments=request.arguments,
@@ -52,8 +54,17 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
                                   details=result.details))
             messages.append({"role": "tool", "tool_call_id": request.id,
                              "content": result.content})
+            finals.append(result.final)
+        if len(finals) == 1 and finals[0] is not None:
+            # The one tool called has an answer it stands by (the specialist's samples agree):
+            # the run ends on it, without another orchestrator turn.
+            final_text = f"The specialist's samples agree: \\boxed{{{finals[0]}}}"
+            stopped = "answer"
+            ended = "specialist_vote"
+            break
     trace = Trace(method=method, final_text=final_text, turns=turns, tool_calls=calls,
-                  spent_seconds=time.perf_counter() - start, stopped=stopped)
+                  spent_seconds=time.perf_counter() - start, stopped=stopped,
+                  details={"ended": ended} if schemas else {})
     return summarize(trace, chat, prices)
 
 

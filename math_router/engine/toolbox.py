@@ -22,6 +22,7 @@ class ToolResult:
     seconds: float = 0.0
     usage: dict[str, Usage] = attrs.field(factory=dict)
     details: dict[str, Any] = attrs.field(factory=dict)
+    final: str | None = None  # the tool's answer may end the run (see loop.run)
 
 
 class Toolbox(Protocol):

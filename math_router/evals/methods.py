@@ -23,7 +23,7 @@ from math_router.engine.chat import ChatModel
 from math_router.engine.loop import DEFAULT_MAX_TURNS
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.pricing import Price
-from math_router.engine.trace import Trace, Usage
+from math_router.engine.trace import ToolCall, Trace, Usage, measured_seconds
 from math_router.engine.answers import normalize
 from math_router.specialists.base import SampleSet, SamplingParams, Specialist
 from math_router.specialists.qwen_math import answer_of
@@ -33,19 +33,17 @@ from math_router.tools.slm import slm_help_tool
 LLM_SYSTEM = ("Solve the math problem. Reason step by step, then give the final answer "
               "in \\boxed{}.")
 
-ROUTER_SYSTEM = """You solve math problems by delegating the work to a math specialist.
-1. Call slm_help with the complete problem, including every number it needs.
-2. Check the specialist's reasoning and arithmetic against the problem.
-3. If it is right, reply with its final answer. If it is wrong, call slm_help again \
-with a clearer or smaller question, or correct the mistake yourself.
-Reply briefly: at most one sentence, then the final answer in \\boxed{}."""
+# Trimmed to what changes behaviour (docs/benchmarks.md has each change's tokens): every
+# token here is paid on every orchestrator turn.
+ROUTER_SYSTEM = ("Solve the math problem with the slm_help tool: call it with the complete "
+                 "problem. If its answer is right, reply with it; if not, correct it or ask "
+                 "again. End with the final answer in \\boxed{}.")
 
 FORCE_SLM_HELP = {"type": "function", "function": {"name": "slm_help"}}
 
-CASCADE_SYSTEM = """You decide the answer to a math problem. A math specialist sampled several \
-solutions and their final answers disagree; you see each answer with how many samples gave it.
-Work out which is right: reason briefly, and call slm_help with a clearer or smaller question \
-if that helps. End with the final answer in \\boxed{}."""
+CASCADE_SYSTEM = ("A math specialist's sampled answers to the problem disagree; you see each with "
+                  "its count. Decide which is right (slm_help can solve a clearer or smaller "
+                  "question). End with the final answer in \\boxed{}.")
 
 
 # The cascade escalates when fewer than this share of the samples agree (3 of 4).
@@ -57,6 +55,7 @@ class Setup:
     """What the methods run on. A method that needs a missing part says so."""
 
     orchestrator: ChatModel | None = None
+    baseline: ChatModel | None = None  # the llm method's model, when not the orchestrator
     specialist: Specialist | None = None  # in `specialist_mode`
     specialists: dict[str, Specialist] = attrs.field(factory=dict)  # by mode, for a mixed vote
     specialist_mode: str = "cot"
@@ -67,10 +66,14 @@ class Setup:
     prices: dict[str, Price] | None = None
     sampling: SamplingParams = SamplingParams()  # the cascade's k samples
     threshold: float = DEFAULT_THRESHOLD  # the cascade escalates when the majority's share is below this
+    direct_first_call: bool = True  # with force_tool: the router makes the forced first call itself
+    router_samples: int = 1  # the router's slm_help samples this many and reports their vote
+    agree_stop: bool = True  # with router_samples > 1: an agreed vote (>= threshold) ends the router
+    escalate: bool = True  # the cascade asks the orchestrator on disagreement (off: vote only)
 
 
 def llm(setup: Setup, question: str) -> Trace:
-    chat = _need(setup.orchestrator, "llm", "an orchestrator model")
+    chat = _need(setup.baseline or setup.orchestrator, "llm", "an orchestrator model")
     messages = [{"role": "system", "content": LLM_SYSTEM},
                 {"role": "user", "content": _question(question)}]
     return loop.run(chat, ToolRegistry(), messages, max_turns=1, method="llm",
@@ -82,10 +85,38 @@ def router(setup: Setup, question: str) -> Trace:
     specialist = _need(setup.specialist, "router", "a specialist")
     messages = [{"role": "system", "content": ROUTER_SYSTEM},
                 {"role": "user", "content": _question(question)}]
-    return loop.run(chat, toolbox(setup, specialist), messages,
-                    max_turns=setup.max_turns, method="router",
-                    first_tool_choice=FORCE_SLM_HELP if setup.force_tool else None,
-                    prices=setup.prices)
+    sampling = attrs.evolve(setup.sampling, k=setup.router_samples) \
+        if setup.router_samples > 1 else None
+    stop_at = setup.threshold if sampling is not None and setup.agree_stop else None
+    tools = ToolRegistry([slm_help_tool(specialist, sampling, stop_at), *setup.tools])
+    if not (setup.force_tool and setup.direct_first_call):
+        return loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
+                        first_tool_choice=FORCE_SLM_HELP if setup.force_tool else None,
+                        prices=setup.prices)
+    # The forced first turn can only call slm_help with the problem: the router makes that
+    # call itself, and the orchestrator's first turn (its prompt and its copy of the problem)
+    # is not paid for. The orchestrator then reads the answer and decides.
+    start = time.perf_counter()
+    arguments = json.dumps({"question": messages[-1]["content"]}, ensure_ascii=False)
+    result = tools.call("slm_help", arguments)
+    first = ToolCall(name="slm_help", arguments=arguments, result=result.content,
+                     seconds=measured_seconds(result.seconds, result.usage.values()),
+                     is_error=result.is_error, usage=result.usage,
+                     details={**result.details, "called_by": "router"})
+    base = Trace(method="router", final_text=None, tool_calls=[first],
+                 spent_seconds=time.perf_counter() - start, details={"ended": "specialist_vote"})
+    if result.final is not None:
+        final = f"The specialist's samples agree: \\boxed{{{result.final}}}"
+        return loop.summarize(attrs.evolve(base, final_text=final), None, setup.prices)
+    call_id = "call_router_0"
+    messages += [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": call_id, "type": "function", "function": {"name": "slm_help", "arguments": arguments}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": result.content}]
+    decided = loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
+                       prices=setup.prices)
+    merged = attrs.evolve(decided, tool_calls=[first, *decided.tool_calls], usage={},
+                          spent_seconds=base.spent_seconds + decided.spent_seconds)
+    return loop.summarize(merged, chat, setup.prices)
 
 
 def slm(setup: Setup, question: str) -> Trace:
@@ -119,10 +150,10 @@ def cascade(setup: Setup, question: str) -> Trace:
                  spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                  local=["specialist"] if specialist.local else [], details=samples.details,
                  vote=ballot)
-    if not escalate:
+    if not escalate or not setup.escalate:
         # The first sample that gave the majority answer is the final text.
-        text = next(r.text for r in samples.results
-                    if r.answer is not None and normalize(r.answer) == majority["normalized"])
+        text = next((r.text for r in samples.results if majority and r.answer is not None
+                     and normalize(r.answer) == majority["normalized"]), None)
         return loop.summarize(attrs.evolve(base, final_text=text), None, setup.prices)
     chat = _need(setup.orchestrator, "cascade", "an orchestrator model to escalate to")
     listing = "\n".join(f"- {c['answer']} ({c['count']} of {k})" for c in candidates)
@@ -240,8 +271,9 @@ def preflight(setup: Setup, methods: list[str]) -> None:
         if method in ("router", "cascade") and setup.specialist is not None:
             tools = toolbox(setup, setup.specialist).schemas()
             choice = FORCE_SLM_HELP if method == "router" and setup.force_tool else None
-        parts = [("orchestrator", setup.orchestrator, tools, choice)] if "orchestrator" in NEEDS[method] \
-            else []
+        chat = setup.baseline if method == "llm" and setup.baseline else setup.orchestrator
+        asks_orchestrator = "orchestrator" in NEEDS[method] and (method != "cascade" or setup.escalate)
+        parts = [("orchestrator", chat, tools, choice)] if asks_orchestrator else []
         if "specialist" in NEEDS[method]:
             parts.append(("specialist", setup.specialist, None, None))
         for role, model, tools_sent, choice_sent in parts:

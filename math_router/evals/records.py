@@ -84,6 +84,8 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
                                                               problem.dataset),
         "final_text": trace.final_text if trace else None,
         "stopped": trace.stopped if trace else None,
+        # The router: did the orchestrator answer, or did the specialist's agreed vote end it?
+        "ended": trace.details.get("ended") if trace else None,
         "seconds": round(trace.seconds, 4) if trace else None,
         "orchestrator_seconds": round(seconds.get("orchestrator", 0.0), 4),
         "specialist_seconds": round(seconds.get("specialist", 0.0), 4),

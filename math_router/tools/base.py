@@ -32,6 +32,7 @@ class ToolOutput:
     content: str
     usage: dict[str, Usage] = attrs.field(factory=dict)
     details: dict[str, Any] = attrs.field(factory=dict)
+    final: str | None = None  # an answer the run may end with, without another model turn
 
 
 @attrs.frozen
@@ -117,7 +118,8 @@ class ToolRegistry:
             return error(f"{type(e).__name__}: {e}")
         seconds = time.perf_counter() - start
         if isinstance(out, ToolOutput):
-            return ToolResult(out.content, seconds=seconds, usage=out.usage, details=out.details)
+            return ToolResult(out.content, seconds=seconds, usage=out.usage, details=out.details,
+                              final=out.final)
         text = out if isinstance(out, str) else json.dumps(out, default=str)
         return ToolResult(text, seconds=seconds)
 
