@@ -16,7 +16,6 @@ import argparse
 import json
 
 from math_router.evals import methods
-from math_router.specialists.base import Specialist  # noqa: F401  (the schema's source)
 from math_router.tools.base import Tool
 from math_router.tools.slm import slm_help_tool
 

@@ -28,9 +28,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--name", default=None, help="model name to report (default: file name)")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="llama.cpp threads (split the cores with another llama.cpp process)")
     args = parser.parse_args()
 
-    chat = LlamaChat(LlamaRuntime(args.gguf))
+    chat = LlamaChat(LlamaRuntime(args.gguf, n_threads=args.threads))
     name = args.name or Path(args.gguf).name
     lock = threading.Lock()
 

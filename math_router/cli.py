@@ -58,6 +58,10 @@ def model_options(f):
         click.option("--gpu-layers", type=int,
                      help="Layers to offload to the GPU (-1 all, 0 none). Default: all when "
                           "llama.cpp was built with GPU support."),
+        click.option("--threads", type=click.IntRange(1),
+                     help="CPU threads for llama.cpp [default: the physical cores]. With another "
+                          "llama.cpp process on the machine, split the cores between them: "
+                          "oversubscribed threads spin and slow both down several-fold."),
         click.option("--max-turns", type=click.IntRange(1), default=DEFAULTS["max_turns"].default,
                      show_default=True,
                      help="Most orchestrator calls per question."),
@@ -136,6 +140,7 @@ def make_options(kw: dict) -> ModelOptions:
         specialist=kw["specialist"], specialist_model=kw["specialist_model"],
         specialist_max_tokens=kw["specialist_max_tokens"],
         orchestrator_max_tokens=kw["orchestrator_max_tokens"], gpu_layers=kw["gpu_layers"],
+        threads=kw["threads"],
         max_turns=kw["max_turns"], force_tool=not kw["no_force_tool"], timeout=kw["timeout"],
         prices=dict(parse_price(p) for p in kw["prices"]), cache=not kw["no_cache"],
         batch=not kw["no_batch"], threshold=kw["threshold"],

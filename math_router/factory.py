@@ -40,6 +40,7 @@ class ModelOptions:
     specialist_max_tokens: int = MAX_TOKENS
     orchestrator_max_tokens: int | None = None  # per turn; None: the API's default, 1024 locally
     gpu_layers: int | None = None
+    threads: int | None = None  # llama.cpp CPU threads; None: the physical cores
     max_turns: int = DEFAULT_MAX_TURNS
     force_tool: bool = True
     timeout: float = 120.0
@@ -127,7 +128,8 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
 
         if why:
             notify(why)  # before a download starts, so the user knows why
-        runtime = shared_runtime(gguf.resolve(model, flag="--model"), gpu_layers=options.gpu_layers)
+        runtime = shared_runtime(gguf.resolve(model, flag="--model"), gpu_layers=options.gpu_layers,
+                                 n_threads=options.threads)
         return LlamaChat(runtime, max_tokens=options.orchestrator_max_tokens or 1024)
     return OpenAIChat(model, base_url=options.base_url, api_key=options.api_key,
                       timeout=options.timeout, max_tokens=options.orchestrator_max_tokens)
@@ -145,7 +147,8 @@ def build_specialist(options: ModelOptions, mode: str = "cot",
     from math_router.specialists.llama_cpp import shared_runtime
     from math_router.specialists.qwen_math import QwenMathSpecialist
 
-    runtime = shared_runtime(gguf.resolve(ref), gpu_layers=options.gpu_layers)
+    runtime = shared_runtime(gguf.resolve(ref), gpu_layers=options.gpu_layers,
+                             n_threads=options.threads)
     decoder = None
     if options.batch:  # one decoder per runtime: every mode's sequences share its steps
         decoder = shared_decoder(runtime, n_seq_max=max(8, options.sampling.k),
