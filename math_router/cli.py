@@ -230,13 +230,19 @@ def cli():
                    "alone), cascade (specialist samples; orchestrator only when they disagree).")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def solve(question, method, as_json, **kw):
+@click.option("--progress/--no-progress", default=None,
+              help="Say each step on stderr as it happens [default: on a terminal].")
+def solve(question, method, as_json, progress, **kw):
     """Answer one QUESTION and show how it was answered."""
     from math_router import api
+    from math_router.engine.progress import reporting
 
     if not question.strip():
         raise click.ClickException("the question is empty")
-    with user_errors():
+    if progress is None:
+        progress = sys.stderr.isatty()
+    steps = reporting(notify) if progress else contextlib.nullcontext()
+    with user_errors(), steps:
         result = api.solve(question, method, options=make_options(kw), notify=notify).as_dict()
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))

@@ -70,6 +70,7 @@ def build_setup(methods: list[str], options: ModelOptions,
     modes = {options.specialist_mode} | {mode for mode, _ in options.samples_mix}
     executor = PythonExecutor(options.sandbox) if "tir" in modes or "python" in options.tools \
         else None
+    tools = tuple(build_tools(options.tools, executor))  # before any model: a typo fails fast
     wants = {m for m in methods if "orchestrator" in NEEDS[m] and not (m == "llm" and options.llm_model)}
     orchestrator = build_orchestrator(options, notify) if wants else None
     baseline = build_orchestrator(attrs.evolve(options, model=options.llm_model), notify) \
@@ -90,7 +91,7 @@ def build_setup(methods: list[str], options: ModelOptions,
                  router_samples=options.router_samples, agree_stop=options.agree_stop,
                  direct_first_call=options.direct_first_call,
                  escalate=options.cascade_escalates,
-                 tools=tuple(build_tools(options.tools, executor)))
+                 tools=tools)
 
 
 def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:
@@ -110,10 +111,25 @@ def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list
 
 
 def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
-    """The orchestrator to use, and why when it was not the user's choice."""
+    """The orchestrator to use, and why when it was not the user's choice.
+
+    A server of the user's own (--base-url or OPENAI_BASE_URL) and no --model: the
+    model it serves, when it serves exactly one (vLLM, llama-server and
+    llama-cpp-python's server answer /v1/models).
+    """
     if options.model:
         return options.model, None
-    if resolve_api_key(options.api_key) or resolve_base_url(options.base_url):
+    base_url = resolve_base_url(options.base_url)
+    if base_url and "api.openai.com" not in base_url:
+        from math_router.engine.chat import served_models
+
+        models = served_models(base_url, options.api_key, options.timeout)
+        if len(models) == 1:  # the output names the model; no note needed
+            return models[0], None
+        raise UserError(f"--model not given and {base_url} serves "
+                        + (f"{len(models)} models: pass --model with one of {', '.join(models[:10])}"
+                           if models else "no model: pass --model NAME"))
+    if resolve_api_key(options.api_key):
         return DEFAULT_API_MODEL, None
     return DEFAULT_LOCAL_MODEL, (
         f"no OPENAI_API_KEY and no --base-url: the orchestrator is the local GGUF "
@@ -122,7 +138,10 @@ def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
 
 def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = lambda _: None) -> ChatModel:
     model, why = orchestrator_reference(options)
-    if gguf.is_gguf_reference(model) or Path(model).expanduser().is_file():
+    served = options.model is None and resolve_base_url(options.base_url)
+    # A name the server listed is the server's, even when it looks like a file name
+    # (llama-cpp-python's server lists its model by path).
+    if not served and (gguf.is_gguf_reference(model) or Path(model).expanduser().is_file()):
         from math_router.engine.llama_chat import LlamaChat
         from math_router.specialists.llama_cpp import shared_runtime
 
@@ -131,6 +150,8 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
         runtime = shared_runtime(gguf.resolve(model, flag="--model"), gpu_layers=options.gpu_layers,
                                  n_threads=options.threads)
         return LlamaChat(runtime, max_tokens=options.orchestrator_max_tokens or 1024)
+    if why:
+        notify(why)
     return OpenAIChat(model, base_url=options.base_url, api_key=options.api_key,
                       timeout=options.timeout, max_tokens=options.orchestrator_max_tokens)
 

@@ -76,7 +76,8 @@ class ChatServer:
     """Serve `respond(request_body) -> Reply`, or a list of Replies in order."""
 
     def __init__(self, respond: Callable[[dict], Reply] | list[Reply], delay: float = 0.0,
-                 port: int = 0, answer_checks: bool = True):
+                 port: int = 0, answer_checks: bool = True,
+                 models: tuple[str, ...] = ("gpt-4o-mini",)):
         self.requests: list[dict] = []  # the requests `respond` answered
         self.checks: list[dict] = []  # the checks answered on its behalf (answer_checks)
         self.headers: list[dict] = []
@@ -94,6 +95,7 @@ class ChatServer:
         # The one small request an eval sends each API before its first problem gets a
         # plain reply, so scripts need not know about it; False sends it to `respond` too.
         self.answer_checks = answer_checks
+        self.models = models  # what GET /v1/models lists
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -116,6 +118,23 @@ class ChatServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                if self.path.rstrip("/").endswith("/models"):
+                    reply = Reply(body={"object": "list", "data": [
+                        {"id": m, "object": "model", "created": 0, "owned_by": "test"}
+                        for m in server.models]})
+                else:
+                    reply = error(404, f"no route {self.path}")
+                self._send(reply)
+
+            def _send(self, reply: Reply) -> None:
+                data = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -133,12 +152,7 @@ class ChatServer:
                     except Exception as e:  # a broken script shows up as a 500, not a hang
                         reply = error(500, f"test server: {type(e).__name__}: {e}")
                 time.sleep(server.delay + reply.delay)
-                data = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(reply)
 
             def log_message(self, *args):  # keep test output quiet
                 pass

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from math_router.cli import cli
-from math_router.testing import ChatServer, error, router_orchestrator, specialist_answering
+from math_router.testing import ChatServer, completion, error, router_orchestrator, specialist_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-test-do-not-print-4242"
@@ -142,3 +142,28 @@ def test_a_failing_server_is_one_line_without_the_key():
                        env_extra={"OPENAI_API_KEY": KEY})
     assert_one_line_error(proc, "answered HTTP 500")
     assert KEY not in proc.stderr + proc.stdout
+
+
+def test_progress_goes_to_stderr_and_json_stays_one_object():
+    orch, spec = servers()
+    with orch, spec:
+        result = solve("27*14+15", "--base-url", orch.url, "--specialist", spec.url,
+                       "--specialist-model", "qwen-math", "--json", "--progress")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["answer"] == "393"
+    steps = result.stderr.splitlines()
+    assert any("tool slm_help: running" in s for s in steps)
+    assert any("specialist: 80 tokens" in s and "answer 393" in s for s in steps)
+    assert any("orchestrator gpt-4o-mini: turn 1" in s for s in steps)
+    assert all(s.startswith("[") for s in steps)
+
+
+def test_a_server_with_one_model_needs_no_model_flag_and_several_are_listed():
+    with ChatServer(router_orchestrator(), models=("llama-3-8b", "qwen-7b")) as orch:
+        result = solve("27*14+15", "--base-url", orch.url, "--method", "llm")
+    assert result.exit_code == 1
+    assert "serves 2 models: pass --model with one of llama-3-8b, qwen-7b" in result.output
+    with ChatServer(lambda r: completion("\\boxed{1}"), models=("my-vllm-model",)) as orch:
+        result = solve("1", "--base-url", orch.url, "--method", "llm", "--json")
+        assert orch.requests[0]["model"] == "my-vllm-model"
+    assert json.loads(result.stdout)["models"]["orchestrator"] == "my-vllm-model"

@@ -167,3 +167,39 @@ def test_solve_slm_without_the_default_model_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["solve", "What is 2+2?", "--method", "slm"])
     assert result.exit_code == 1
     assert "Qwen2.5-Math-1.5B-Instruct-Q4_K_M.gguf is not in the Hugging Face cache" in result.output
+
+
+def test_the_hub_is_asked_through_hf_endpoint(monkeypatch):
+    """A mirror named by HF_ENDPOINT (and proxies) count: the check goes through huggingface_hub."""
+    import http.server
+    import threading
+
+    from huggingface_hub import constants
+
+    from math_router.engine import hub
+
+    seen = []
+
+    class Mirror(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802
+            seen.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        assert hub.reachable() and seen
+        monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+        assert not hub.reachable()
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        assert not hub.reachable()
+    finally:
+        server.shutdown()

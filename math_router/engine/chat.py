@@ -122,13 +122,30 @@ class OpenAIChat:
                 request[replacement] = value
 
 
+def served_models(base_url: str, api_key: str | None = None, timeout: float = 30.0) -> list[str]:
+    """The model names an OpenAI-compatible server lists at /v1/models."""
+    import openai
+
+    key = resolve_api_key(api_key) or "no-key"
+    client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=1)
+    page = sdk_call(client.models.list, base_url, key)
+    return sorted(m.id for m in page.data)
+
+
 def call_openai(create, base_url: str, key: str, **request):
-    """Call the SDK; its failures (after its own retries), and a reply with no
-    choices, become one-line TransportErrors."""
+    """A chat or text completion; no choices is a TransportError too."""
+    response = sdk_call(create, base_url, key, **request)
+    if not response.choices:
+        raise TransportError(f"{base_url} answered with no choices")
+    return response
+
+
+def sdk_call(create, base_url: str, key: str, **request):
+    """Call the SDK; its failures (after its own retries) become one-line TransportErrors."""
     import openai
 
     try:
-        response = create(**request)
+        return create(**request)
     except openai.AuthenticationError:
         raise TransportError(f"{base_url} refused the API key (HTTP 401)", systemic=True) from None
     except openai.APITimeoutError:
@@ -142,9 +159,6 @@ def call_openai(create, base_url: str, key: str, **request):
         if refused:
             raise ParameterRefused(message, refused) from None
         raise TransportError(message) from None
-    if not response.choices:
-        raise TransportError(f"{base_url} answered with no choices")
-    return response
 
 
 # Parameters a model may refuse where the request would still make sense without them.

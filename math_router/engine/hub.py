@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -15,11 +14,16 @@ def offline_by_choice() -> bool:
 
 
 def reachable(timeout: float = 3.0) -> bool:
-    """Whether huggingface.co answers; False at once when offline by choice."""
+    """Whether the Hub answers, asked the way huggingface_hub itself asks: through its own
+    HTTP session, so HF_ENDPOINT (a mirror) and proxy settings count. False at once when
+    offline by choice."""
     if offline_by_choice():
         return False
     try:
-        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
-            return True
-    except OSError:
+        from huggingface_hub import constants
+        from huggingface_hub.utils import get_session
+
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+        return True
+    except Exception:  # any failure to get an answer: the Hub is not reachable from here
         return False

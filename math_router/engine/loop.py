@@ -8,6 +8,7 @@ import attrs
 
 from math_router.engine import pricing
 from math_router.engine.chat import ChatModel
+from math_router.engine.progress import say, short
 from math_router.engine.trace import ToolCall, Trace, Turn, Usage, add_usage, measured_seconds
 from math_router.engine.toolbox import Toolbox
 
@@ -36,7 +37,12 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
     stopped = "max_turns"
     ended = "orchestrator"
     for index in range(max_turns):
+        say(f"orchestrator {chat.name}: turn {index + 1}...")
         turn = chat.complete(messages, schemas, first_tool_choice if index == 0 else None)
+        say(f"orchestrator: {turn.usage.input_tokens:,} tokens in, {turn.usage.output_tokens:,} out, "
+            f"{turn.seconds:.1f} s" + ("; calls " + ", ".join(r.name for r in turn.tool_requests)
+                                      if turn.tool_requests else "; answered")
+            + (" (from the cache)" if turn.cached else ""))
         turns.append(turn)
         messages.append(assistant_message(turn))
         if turn.content:
@@ -46,7 +52,7 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
             break
         finals = []
         for request in turn.tool_requests:
-            result = tools.call(request.name, request.arguments)
+            result = call_tool(tools, request.name, request.arguments)
             calls.append(ToolCall(name=request.name, arguments=request.arguments,
                                   result=result.content,
                                   seconds=measured_seconds(result.seconds, result.usage.values()),
@@ -66,6 +72,14 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
                   spent_seconds=time.perf_counter() - start, stopped=stopped,
                   details={"ended": ended} if schemas else {})
     return summarize(trace, chat, prices)
+
+
+def call_tool(tools: Toolbox, name: str, arguments: str):
+    """`tools.call`, said as it happens."""
+    say(f"tool {name}: running...")
+    result = tools.call(name, arguments)
+    say(f"tool {name}: {result.seconds:.1f} s -> {short(result.content)}")
+    return result
 
 
 def assistant_message(turn: Turn) -> dict:

@@ -91,10 +91,10 @@ def load_all(spec: str, fields: Fields = Fields()) -> list[Problem]:
             raise UserError(f"{path}: its rows have the fields {', '.join(map(str, rows[0]))}; say "
                             "which hold the question and the answer with --question-field "
                             "(repeatable) and --answer-field")
-        if shape == "gsm8k":
-            fields = Fields(("question",), "answer")
-        else:
-            fields = Fields(("problem",), "answer")
+        # MATH-shaped answers keep math-verify, whatever they look like.
+        grader = "math500" if shape == "math500" else None
+        fields = Fields(("question",) if shape == "gsm8k" else ("problem",), "answer")
+        return [mapped_problem(row, i, fields, path, grader) for i, row in enumerate(rows)]
     return [mapped_problem(row, i, fields, path) for i, row in enumerate(rows)]
 
 
@@ -127,7 +127,8 @@ def to_problem(row: dict, index: int, name: str) -> Problem:
                    {k: row[k] for k in ("subject", "level") if k in row}, source=name)
 
 
-def mapped_problem(row: dict, index: int, fields: Fields, path: Path) -> Problem:
+def mapped_problem(row: dict, index: int, fields: Fields, path: Path,
+                   grader: str | None = None) -> Problem:
     """A row of any shape, read through `fields`."""
     where = f"{path.name}:{index + 1}"
     question_fields = fields.question or (("question",) if "question" in row else ("problem",))
@@ -146,7 +147,7 @@ def mapped_problem(row: dict, index: int, fields: Fields, path: Path) -> Problem
         raise UserError(f"{where} has no field {fields.id}")
     problem_id = str(row[id_field]) if id_field else f"{path.stem}-{index}"
     # A gold that is a number ("18", "9 (apples)", 5.0) is graded as one; others with math-verify.
-    grader = "gsm8k" if to_number(gold) is not None else "math500"
+    grader = grader or ("gsm8k" if to_number(gold) is not None else "math500")
     meta = {k: row[k] for k in ("subject", "level", "type") if k in row}
     return Problem(problem_id, question, gold, grader, meta, source=path.stem)
 

@@ -23,6 +23,7 @@ from math_router.engine.chat import ChatModel
 from math_router.engine.loop import DEFAULT_MAX_TURNS
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.pricing import Price
+from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import ToolCall, Trace, Usage, measured_seconds
 from math_router.engine.answers import normalize
 from math_router.specialists.base import SampleSet, SamplingParams, Specialist
@@ -98,7 +99,7 @@ def router(setup: Setup, question: str) -> Trace:
     # is not paid for. The orchestrator then reads the answer and decides.
     start = time.perf_counter()
     arguments = json.dumps({"question": messages[-1]["content"]}, ensure_ascii=False)
-    result = tools.call("slm_help", arguments)
+    result = loop.call_tool(tools, "slm_help", arguments)
     first = ToolCall(name="slm_help", arguments=arguments, result=result.content,
                      seconds=measured_seconds(result.seconds, result.usage.values()),
                      is_error=result.is_error, usage=result.usage,
@@ -122,7 +123,9 @@ def router(setup: Setup, question: str) -> Trace:
 def slm(setup: Setup, question: str) -> Trace:
     specialist = _need(setup.specialist, "slm", "a specialist")
     start = time.perf_counter()
+    say(f"specialist {specialist.name}: solving...")
     result = specialist.solve(_question(question))
+    say_solved(result)
     trace = Trace(method="slm", final_text=result.text, usage={"specialist": result.usage},
                   spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                   local=["specialist"] if specialist.local else [], details=result.details)
@@ -134,6 +137,8 @@ def cascade(setup: Setup, question: str) -> Trace:
     specialist = _need(setup.specialist, "cascade", "a specialist")
     question = _question(question)
     start = time.perf_counter()
+    say(f"specialist {specialist.name}: sampling "
+        + (", ".join(f"{k} {m}" for m, k in setup.samples_mix) or str(setup.sampling.k)) + "...")
     samples, modes = draw_samples(setup, question)
     k = len(samples.results)
     candidates = vote([r.answer for r in samples.results], modes)
@@ -146,6 +151,9 @@ def cascade(setup: Setup, question: str) -> Trace:
               "sample_answers": [r.answer for r in samples.results],
               "samples_cancelled": sum(r.details.get("finish_reason") == "cancelled"
                                        for r in samples.results)}
+    tally = ", ".join(f"{c['answer']} x{c['count']}" for c in candidates) or "no answers"
+    say(f"vote: {tally}; agreement {agreement:.2f} "
+        + ("< threshold: asking the orchestrator" if escalate else ">= threshold: the majority answers"))
     base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
                  spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                  local=["specialist"] if specialist.local else [], details=samples.details,

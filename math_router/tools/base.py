@@ -15,7 +15,6 @@ import typing
 from typing import Any, Callable, Literal, Union
 
 import attrs
-import jsonschema
 
 from math_router.engine.errors import ToolError, UserError
 from math_router.engine.toolbox import ToolResult
@@ -103,6 +102,8 @@ class ToolRegistry:
             args = json.loads(arguments or "{}")
         except json.JSONDecodeError as e:
             return error(f"arguments are not valid JSON ({e.msg} at position {e.pos})")
+        import jsonschema  # here, not at import: the command line starts faster
+
         try:
             jsonschema.validate(args, t.parameters)
         except jsonschema.ValidationError as e:

@@ -14,6 +14,7 @@ from collections import Counter
 
 from math_router.engine.answers import normalize
 from math_router.engine.errors import ToolError
+from math_router.engine.progress import say, say_solved
 from math_router.specialists.base import SamplingParams, Specialist
 from math_router.tools.base import Tool, ToolOutput
 
@@ -35,11 +36,14 @@ def slm_help_tool(specialist: Specialist, sampling: SamplingParams | None = None
         """
         if not question.strip():
             raise ToolError("the question is empty; send the whole problem")
+        say(f"specialist {specialist.name}: "
+            + (f"sampling {sampling.k}..." if sampling is not None and sampling.k > 1 else "solving..."))
         if sampling is not None and sampling.k > 1:
             samples = specialist.sample(question, sampling)
             results, usage, seconds = samples.results, samples.usage, samples.seconds
         else:
             result = specialist.solve(question)
+            say_solved(result)
             results, usage, seconds = [result], result.usage, result.seconds
         answers = [r.answer for r in results]
         counts = Counter(normalize(a) for a in answers if a is not None)
