@@ -29,8 +29,10 @@ def runtime(smollm2):
 
 
 def test_router_on_a_local_gguf_with_a_forced_tool_call(runtime):
+    # The orchestrator writes the forced first call itself (by default the router makes it).
     setup = methods.Setup(orchestrator=LlamaChat(runtime, max_tokens=256),
-                          specialist=QwenMathSpecialist(runtime, max_tokens=32), max_turns=3)
+                          specialist=QwenMathSpecialist(runtime, max_tokens=32), max_turns=3,
+                          direct_first_call=False)
     trace = methods.router(setup, "What is 2+2?")
     assert trace.tool_calls and trace.tool_calls[0].name == "slm_help"
     assert not trace.tool_calls[0].is_error
