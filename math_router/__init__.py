@@ -20,7 +20,7 @@ from importlib import import_module
 _EXPORTS = {
     "solve": "math_router.api", "evaluate": "math_router.api", "Result": "math_router.api",
     "Evaluation": "math_router.api", "ModelOptions": "math_router.factory",
-    "calibrate": "math_router.evals.calibrate", "parse_target": "math_router.evals.calibrate",
+    "calibrate": "math_router.api", "parse_target": "math_router.evals.calibrate",
     "tool": "math_router.tools.base", "Tool": "math_router.tools.base",
     "ToolOutput": "math_router.tools.base", "register_tool": "math_router.tools.extra",
     "PythonExecutor": "math_router.sandbox.executor", "SandboxLimits": "math_router.sandbox.executor",

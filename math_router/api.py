@@ -154,3 +154,25 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n:
 
 def _quiet(_: str) -> None:
     pass
+
+
+def calibrate(dataset: str, target, *, n: int | None = 50, seed: int = 123,
+              out: str | Path | None = None, options: ModelOptions | None = None, fields=None,
+              concurrency: int = 4, progress: bool = True,
+              notify: Callable[[str], None] | None = None, **overrides) -> dict:
+    """Choose the cascade's threshold on `dataset` (problems apart from the test set) for
+    `target` (evals.calibrate.parse_target); writes and returns calibration.json's content."""
+    import json
+
+    from math_router.evals.calibrate import ALL, calibration_result, parse_target
+
+    target = parse_target(target) if isinstance(target, str) else target
+    opts = model_options(options, **{**overrides, "threshold": ALL,
+                                     "cascade_escalates": target.kind == "accuracy"})
+    methods = ["cascade", "llm"] if target.kind == "accuracy" else ["cascade"]
+    out = Path(out) if out else Path("results") / f"calibration_{time.strftime('%Y%m%d-%H%M%S')}"
+    run = evaluate(methods, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
+                   progress=progress, options=opts, notify=notify, fields=fields)
+    result = calibration_result(run, target, dataset, seed, opts.samples_mix)
+    (out / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result

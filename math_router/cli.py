@@ -350,13 +350,11 @@ def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):
       math-router calibrate --dataset gsm8k-train --n 50 --target escalate:0.2
       math-router eval --method cascade --calibration <out>/calibration.json
     """
-    from math_router.evals import calibrate as calibration
+    from math_router import api
 
     with user_errors():
-        goal = calibration.parse_target(target)
-        result = calibration.calibrate(dataset, goal, n=n, seed=seed, out=out,
-                                       options=make_options(kw), concurrency=concurrency,
-                                       progress=not no_progress, notify=notify)
+        result = api.calibrate(dataset, target, n=n, seed=seed, out=out, options=make_options(kw),
+                               concurrency=concurrency, progress=not no_progress, notify=notify)
     achieved = result["achieved"]
     line = (f"threshold {result['threshold']:g} for \"{result['target']}\": escalates "
             f"{achieved['escalation_rate']:.0%} of {result['n']} {result['dataset']} problems")

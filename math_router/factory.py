@@ -149,7 +149,10 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
             notify(why)  # before a download starts, so the user knows why
         runtime = shared_runtime(gguf.resolve(model, flag="--model"), gpu_layers=options.gpu_layers,
                                  n_threads=options.threads)
-        return LlamaChat(runtime, max_tokens=options.orchestrator_max_tokens or 1024)
+        # The same decoder as the specialist's when both name one GGUF: one set of weights,
+        # every sequence of both roles in the same decode steps.
+        decoder = shared_decoder(runtime, **decoder_settings(options)) if options.batch else None
+        return LlamaChat(runtime, max_tokens=options.orchestrator_max_tokens or 1024, decoder=decoder)
     if why:
         notify(why)
     return OpenAIChat(model, base_url=options.base_url, api_key=options.api_key,
@@ -172,13 +175,17 @@ def build_specialist(options: ModelOptions, mode: str = "cot",
                              n_threads=options.threads)
     decoder = None
     if options.batch:  # one decoder per runtime: every mode's sequences share its steps
-        decoder = shared_decoder(runtime, n_seq_max=max(8, options.sampling.k),
-                                 ctx_per_seq=options.specialist_max_tokens + 1024)
+        decoder = shared_decoder(runtime, **decoder_settings(options))
     return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder,
                               mode=mode, executor=executor)
 
 
 _decoders: dict[tuple, object] = {}
+
+
+def decoder_settings(options: ModelOptions) -> dict:
+    return {"n_seq_max": max(8, options.sampling.k, options.router_samples),
+            "ctx_per_seq": options.specialist_max_tokens + 1024}
 
 
 def shared_decoder(runtime, **settings):

@@ -54,7 +54,10 @@ def test_concurrent_callers_are_decoded_together(runtime, decoder):
     # on SmolLM2's very first token). Batched greedy output is not bitwise reproducible.
 
 
-def test_k_samples_share_one_prompt_and_follow_their_seeds(runtime, decoder):
+def test_k_samples_share_one_prompt_and_follow_their_seeds(runtime):
+    # No kept cells: a prefix evaluated in another batch shape rounds differently, and the
+    # same seeds must give the same samples here.
+    decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512, n_retain=0)
     specialist = QwenMathSpecialist(runtime, max_tokens=24, decoder=decoder)
     params = SamplingParams(k=4, temperature=0.9, top_p=0.95, seed=11)
     first = specialist.sample("Name a colour.", params)
@@ -117,3 +120,29 @@ def test_settled_requests_cancel_their_stragglers(runtime, decoder):
                                 settled=settled)
     cancelled = [r for r in samples.results if r.details["finish_reason"] == "cancelled"]
     assert cancelled and all(r.answer is None for r in cancelled)
+
+
+def test_a_request_starts_from_the_longest_kept_prefix(runtime):
+    decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512, n_retain=2)
+    first = runtime.prompt_tokens(messages_for("Name a colour of the sea."))
+    out = decoder.generate(first, max_tokens=8)
+    assert out.prompt_reused == 0
+    # Same system prompt, another question: the shared prefix is not evaluated again.
+    second = runtime.prompt_tokens(messages_for("Name a colour of the sky."))
+    shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+    out = decoder.generate(second, max_tokens=8)
+    assert out.prompt_reused == shared and out.generations[0].text
+    # A conversation's next turn continues from its last turn's cells.
+    turn_two = first + runtime.llama.tokenize(out.generations[0].text.encode(), add_bos=False)
+    again = decoder.generate(first + [turn_two[len(first)]], max_tokens=4)
+    assert again.prompt_reused == len(first)
+    assert decoder.prompt_tokens_reused == shared + len(first)
+
+
+def test_kept_cells_give_way_when_room_is_needed(runtime):
+    small = BatchedDecoder(runtime, n_seq_max=2, ctx_per_seq=96, n_retain=4)  # 192 cells
+    prompts = [runtime.prompt_tokens(messages_for(f"Count to {n}.")) for n in range(5)]
+    for prompt in prompts:
+        out = small.generate(prompt, max_tokens=40)
+        assert out.generations[0].finish_reason in {"stop", "length"}
+    assert len(small._retained) <= 4

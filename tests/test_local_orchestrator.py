@@ -87,3 +87,70 @@ def test_without_a_key_the_default_is_the_local_model(tmp_path, smollm2, monkeyp
 def test_an_explicit_api_model_without_a_key_is_an_error():
     result = CliRunner().invoke(cli, ["solve", "2+2", "--model", "gpt-4o", "--method", "llm"])
     assert result.exit_code == 1 and "no OpenAI API key" in result.output
+
+
+TOOLS = [{"type": "function", "function": {
+    "name": "slm_help", "description": "Ask a math specialist.",
+    "parameters": {"type": "object", "properties": {"question": {"type": "string"}},
+                   "required": ["question"]}}}]
+FORCE = {"type": "function", "function": {"name": "slm_help"}}
+
+
+def test_the_batched_prompt_is_the_chat_handlers_token_for_token(runtime, monkeypatch):
+    messages = [{"role": "system", "content": "Solve it."}, {"role": "user", "content": "2+2?"}]
+    seen = []
+    llama = runtime.llama
+    real = llama.create_completion
+
+    def spy(*args, **kwargs):
+        seen.append(list(kwargs.get("prompt", args[0] if args else [])))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(llama, "create_completion", spy)
+    for tools, choice in ((None, None), (TOOLS, None), (TOOLS, FORCE)):
+        seen.clear()
+        runtime.chat(messages, max_tokens=2, tools=tools, tool_choice=choice)
+        assert seen[0] == runtime.prompt_tokens(messages, tools=tools, tool_choice=choice)
+
+
+def test_batched_turns_agree_with_the_plain_path(runtime):
+    from math_router.specialists.batched import BatchedDecoder
+
+    decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=768)
+    plain = LlamaChat(runtime, max_tokens=64)
+    batched = LlamaChat(runtime, max_tokens=64, decoder=decoder)
+    messages = [{"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": "Name a primary colour."}]
+    assert batched.complete(messages, []).content == plain.complete(messages, []).content
+    forced_plain = plain.complete(messages, TOOLS, FORCE)
+    forced_batched = batched.complete(messages, TOOLS, FORCE)
+    assert forced_batched.tool_requests[0].name == "slm_help"
+    # The same grammar, the same greedy choices: the same arguments, character for character.
+    assert forced_batched.tool_requests[0].arguments == forced_plain.tool_requests[0].arguments
+    assert forced_batched.tool_requests[0].arguments.lstrip().startswith('{ "question"')
+
+
+def test_orchestrator_turns_share_decode_steps_and_their_prefix(runtime):
+    import threading
+
+    from math_router.specialists.batched import BatchedDecoder
+
+    decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=768)
+    chat = LlamaChat(runtime, max_tokens=24, decoder=decoder)
+    system = {"role": "system", "content": "You solve math problems with the slm_help tool."}
+    turns = {}
+
+    def ask(i):
+        turns[i] = chat.complete([system, {"role": "user", "content": f"What is {i} + {i}?"}], TOOLS)
+
+    first = threading.Thread(target=ask, args=(1,))
+    second = threading.Thread(target=ask, args=(2,))
+    first.start()
+    second.start()
+    first.join()
+    second.join()
+    assert decoder.max_active >= 2  # two problems' turns in one decode step
+    ask(3)
+    # The system prompt and tool schema came from kept cells, not evaluated again.
+    assert turns[3].usage.prompt_cache_hit_tokens > 20
+    assert turns[3].usage.input_tokens > turns[3].usage.prompt_cache_hit_tokens

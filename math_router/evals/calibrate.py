@@ -88,33 +88,22 @@ def choose(points: list[dict], target: Target, llm_accuracy: float | None) -> tu
     return max(points, key=lambda p: (p["accuracy"], -p["threshold"])), False
 
 
-def calibrate(dataset: str, target: Target, *, n: int | None = 50, seed: int = 123,
-              out: str | Path | None = None, options=None, fields=None, concurrency: int = 4,
-              progress: bool = True, notify=None) -> dict:
-    """Run the calibration and write calibration.json into `out`; returns its content."""
-    from math_router.api import evaluate, model_options
-
-    opts = model_options(options, threshold=ALL, cascade_escalates=target.kind == "accuracy")
-    methods = ["cascade", "llm"] if target.kind == "accuracy" else ["cascade"]
-    out = Path(out) if out else Path("results") / f"calibration_{time.strftime('%Y%m%d-%H%M%S')}"
-    run = evaluate(methods, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
-                   progress=progress, options=opts, notify=notify, fields=fields)
+def calibration_result(run, target: Target, dataset: str, seed: int, samples_mix) -> dict:
+    """What calibration.json holds, from a calibration run (cascade at ALL, and the llm)."""
     cascade = run.records["cascade"]
     if not answered(cascade):
-        raise UserError("no calibration problem was answered; see the errors in " + str(out))
-    k = len(answered(cascade)[0].get("sample_answers") or []) or opts.sampling.k
+        raise UserError(f"no calibration problem was answered; see the errors in {run.out}")
+    k = len(answered(cascade)[0].get("sample_answers") or [])
     llm_accuracy = run.comparison["methods"]["llm"]["accuracy"] if "llm" in run.records else None
     points = curve(cascade, k, target.kind == "accuracy")
     chosen, met = choose(points, target, llm_accuracy)
-    result = {
+    return {
         "threshold": chosen["threshold"], "target": str(target), "target_spec": attrs.asdict(target),
         "met": met, "achieved": chosen, "llm_accuracy": llm_accuracy, "curve": points,
         "dataset": dataset, "n": len(cascade), "seed": seed, "samples": k,
-        "samples_mix": [list(p) for p in opts.samples_mix], "problem_ids": [r["id"] for r in cascade],
-        "errors": run.errors, "results": str(out), "date": time.strftime("%Y-%m-%d"),
+        "samples_mix": [list(p) for p in samples_mix], "problem_ids": [r["id"] for r in cascade],
+        "errors": run.errors, "results": str(run.out), "date": time.strftime("%Y-%m-%d"),
     }
-    (out / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return result
 
 
 def load_calibration(path: str | Path) -> dict:

@@ -11,6 +11,13 @@ runtime's model (the weights are shared, the KV cache is its own) with
 - for a request of k samples, evaluates the prompt once on one sequence and
   copies its KV cells to the other k-1 (`llama_memory_seq_cp`), then samples
   each with its own sampler chain and seed;
+- keeps the KV cells of finished sequences (up to `n_retain`, least recently
+  used first out) and starts a new request from the longest prefix it shares
+  with one of them: the system prompt and tool schema every orchestrator turn
+  begins with are evaluated once, and a conversation's next turn continues
+  from the cells of its last one instead of reading the conversation again;
+- with a grammar (a forced tool call: the tool's argument schema), constrains
+  what a sequence may write;
 - with an `Interlude` (tool-integrated reasoning), pauses a sequence whose text
   asks for it (a Python block just closed), runs the interlude's slow part on
   another thread while the other sequences keep decoding, then evaluates the
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
@@ -54,6 +62,7 @@ class BatchResult:
     prompt_tokens: int
     queue_seconds: float  # waiting for free sequence slots
     generate_seconds: float  # from the first decode of this request to its last token
+    prompt_reused: int = 0  # prompt tokens whose KV cells came from an earlier sequence
 
 
 @attrs.define(eq=False)
@@ -86,15 +95,24 @@ class _Request:
     settled: Callable[[list[str | None]], bool] | None = None
     finished_seen: int = 0
     interlude: Interlude | None = None
+    grammar: Any = None  # a llama_cpp.LlamaGrammar every sequence of the request must follow
+    reused: int = 0
 
 
 class BatchedDecoder:
     """Decode requests from many threads together; `generate` blocks until its request is done."""
 
+    # A shared prefix shorter than this is not worth a copy.
+    MIN_REUSE = 8
+
     def __init__(self, runtime: LlamaRuntime, *, n_seq_max: int = 8, ctx_per_seq: int = 2048,
-                 n_batch: int = 512):
+                 n_batch: int = 512, n_retain: int = 8):
         self.runtime = runtime
         self.n_seq_max = n_seq_max
+        self.n_retain = n_retain  # finished sequences whose cells are kept for reuse
+        self._retained: OrderedDict[int, list[int]] = OrderedDict()  # seq id -> evaluated tokens
+        self.prompt_tokens_evaluated = 0  # over the decoder's life, for benchmarks
+        self.prompt_tokens_reused = 0
         self.ctx_per_seq = ctx_per_seq
         self.n_batch = n_batch
         self._cond = threading.Condition()
@@ -113,7 +131,7 @@ class BatchedDecoder:
     def generate(self, prompt: list[int], *, n: int = 1, sampling: SamplingParams = GREEDY,
                  max_tokens: int = 1024,
                  settled: Callable[[list[str | None]], bool] | None = None,
-                 interlude: Interlude | None = None) -> BatchResult:
+                 interlude: Interlude | None = None, grammar: Any = None) -> BatchResult:
         """`n` completions of the token list `prompt`, decoded alongside other callers' requests.
 
         `settled`, called with the finished texts (None for the rest) each time one
@@ -123,7 +141,7 @@ class BatchedDecoder:
         if not 1 <= n <= self.n_seq_max:
             raise ValueError(f"n must be between 1 and {self.n_seq_max}")
         request = _Request(list(prompt), n, sampling, max_tokens, Future(), time.perf_counter(),
-                           settled=settled, interlude=interlude)
+                           settled=settled, interlude=interlude, grammar=grammar)
         with self._cond:
             self._start()
             self._queue.append(request)
@@ -150,17 +168,17 @@ class BatchedDecoder:
         self.n_ctx = params.n_ctx
         params.n_batch = self.n_batch
         params.n_ubatch = self.n_batch
-        params.n_seq_max = self.n_seq_max
+        params.n_seq_max = self.n_seq_max + self.n_retain
         params.kv_unified = True  # any sequence may use any cell; copies share cells
         self._model = llama._model
         self._vocab = llama_cpp.llama_model_get_vocab(llama._model.model)
         self._ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
-        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max)
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max + self.n_retain)
         self._llama_cpp = llama_cpp
 
     def _serve(self) -> None:
         active: list[_Request] = []
-        free_ids = list(range(self.n_seq_max))
+        free_ids = list(range(self.n_seq_max + self.n_retain))
         while True:
             with self._cond:
                 while not self._queue and not active:
@@ -183,16 +201,25 @@ class BatchedDecoder:
                     request.future.set_exception(InputTooLong(
                         f"the prompt is {len(request.prompt):,} tokens; the model's context "
                         f"holds {self.n_ctx:,} ({self.runtime.name})"))
-                while self._queue and len(free_ids) >= self._queue[0].n:
+                while self._queue:
                     request = self._queue[0]
                     request.max_tokens = min(request.max_tokens,
                                              max(1, (self.n_ctx - len(request.prompt)) // request.n))
-                    if active and reserved + self._cells(request) > self.n_ctx:
+                    if sum(r.n for r in active) + request.n > self.n_seq_max:
+                        break
+                    # Kept cells give way, oldest first, to requests that need room.
+                    while self._retained and (
+                            len(free_ids) < request.n
+                            or reserved + self._retained_cells() + self._cells(request) > self.n_ctx):
+                        free_ids.append(self._evict_oldest())
+                    if len(free_ids) < request.n or (
+                            active and reserved + self._cells(request) > self.n_ctx):
                         break
                     self._queue.pop(0)
                     reserved += self._cells(request)
                     request.sequences = [self._new_sequence(free_ids.pop(0), request, i)
                                          for i in range(request.n)]
+                    self._reuse_prefix(request)
                     active.append(request)
             try:
                 self._step(active)
@@ -200,7 +227,7 @@ class BatchedDecoder:
                 for request in active:
                     if not request.future.done():
                         request.future.set_exception(e)
-                    free_ids.extend(self._release(request))
+                    free_ids.extend(self._release(request, keep=False))
                 active = []
                 continue
             for request in active:
@@ -243,6 +270,8 @@ class BatchedDecoder:
         from llama_cpp import _internals
 
         sampler = _internals.LlamaSampler()
+        if request.grammar is not None:
+            sampler.add_grammar(self._model, request.grammar)
         s = request.sampling
         if s.temperature <= 0:
             sampler.add_greedy()
@@ -374,13 +403,48 @@ class BatchedDecoder:
     def _piece(self, token: int) -> str:
         return self._model.detokenize([token]).decode("utf-8", errors="replace")
 
-    def _release(self, request: _Request) -> list[int]:
-        """Free the request's KV cells, samplers and sequence ids."""
-        for seq in request.sequences:
+    def _release(self, request: _Request, keep: bool = True) -> list[int]:
+        """Free the request's samplers and sequence ids; keep its first sequence's cells for
+        later requests that start the same way (the others are freed)."""
+        freed = []
+        for i, seq in enumerate(request.sequences):
+            seq.sampler.close()
+            if keep and i == 0 and self.n_retain and self._ctx is not None:
+                # Every token but the last sampled one was evaluated into the cells.
+                self._retained[seq.seq_id] = request.prompt + seq.tokens[:-1]
+                continue
             if self._ctx is not None:
                 self._llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq.seq_id, -1, -1)
-            seq.sampler.close()
-        return [seq.seq_id for seq in request.sequences]
+            freed.append(seq.seq_id)
+        while len(self._retained) > self.n_retain:
+            freed.append(self._evict_oldest())
+        return freed
+
+    def _evict_oldest(self) -> int:
+        seq_id, _ = self._retained.popitem(last=False)
+        self._llama_cpp.llama_memory_seq_rm(self._ctx.memory, seq_id, -1, -1)
+        return seq_id
+
+    def _retained_cells(self) -> int:
+        return sum(len(tokens) for tokens in self._retained.values())
+
+    def _reuse_prefix(self, request: _Request) -> None:
+        """Start the request from the kept cells that share the longest prefix with its prompt
+        (at least one prompt token is left to evaluate: its logits are needed)."""
+        best, length = None, 0
+        for seq_id, tokens in self._retained.items():
+            shared = _common_prefix(tokens, request.prompt, len(request.prompt) - 1)
+            if shared > length:
+                best, length = seq_id, shared
+        if best is None or length < self.MIN_REUSE:
+            self.prompt_tokens_evaluated += len(request.prompt)
+            return
+        first = request.sequences[0].seq_id
+        self._llama_cpp.llama_memory_seq_cp(self._ctx.memory, best, first, 0, length)
+        self._retained.move_to_end(best)  # recently useful: evicted last
+        request.prefilled = request.reused = length
+        self.prompt_tokens_reused += length
+        self.prompt_tokens_evaluated += len(request.prompt) - length
 
     def _result(self, request: _Request) -> BatchResult:
         done = time.perf_counter()
@@ -390,4 +454,13 @@ class BatchedDecoder:
                                     s.injected) for s in request.sequences],
             prompt_tokens=len(request.prompt),
             queue_seconds=started - request.submitted,
-            generate_seconds=done - started)
+            generate_seconds=done - started, prompt_reused=request.reused)
+
+
+def _common_prefix(a: list[int], b: list[int], limit: int) -> int:
+    """How many leading tokens `a` and `b` share, at most `limit`."""
+    n = min(len(a), len(b), limit)
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i

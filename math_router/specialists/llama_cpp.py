@@ -183,10 +183,12 @@ class LlamaRuntime:
                     raise
                 raise InputTooLong(f"{e} ({self.name})") from None
 
-    def prompt_tokens(self, messages: list[dict]) -> list[int]:
-        """`messages` through the GGUF's chat template, tokenized as `chat` does it."""
+    def prompt_tokens(self, messages: list[dict], tools: list[dict] | None = None,
+                      tool_choice: Any = None) -> list[int]:
+        """`messages` (and `tools`) through the GGUF's chat template, tokenized as `chat`
+        (llama-cpp-python's chat handler) does it: the same tokens, byte for byte."""
         llama = self.llama
-        result = self._formatter()(messages=messages)
+        result = self._formatter()(messages=messages, tools=tools, tool_choice=tool_choice)
         return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
                               special=True)
 
