@@ -123,7 +123,7 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n:
 
     notify = notify or _quiet
     names = method_list(methods)
-    problems = load_problems(dataset, n, seed, fields or Fields())
+    problems = load_problems(dataset, n, seed, fields or Fields(), notify)
     if calibration is not None:
         calibration = calibration if isinstance(calibration, dict) else load_calibration(calibration)
         check_disjoint(calibration, [p.id for p in problems])

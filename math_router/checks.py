@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 import attrs
 
 REQUIRED_PACKAGES = ("openai", "llama-cpp-python", "huggingface-hub", "datasets", "attrs",
-                     "click", "tabulate", "jsonschema", "math-verify", "tqdm")
+                     "click", "tabulate", "jsonschema", "math-verify", "tqdm", "numpy", "sympy")
 
 
 @attrs.frozen
@@ -137,12 +137,15 @@ def _models() -> Iterator[Check]:
                         f"it downloads on first use; or fetch {hub.url}", needed=False)
 
 
-def _datasets(loader: Callable[[str], int] | None) -> Iterator[Check]:
+def _datasets(loader: Callable[[str, Callable[[str], None]], int] | None) -> Iterator[Check]:
     if loader is None:
         return
     for name in ("gsm8k", "math500"):
+        notes: list[str] = []
         try:
-            rows = loader(name)
-            yield Check(f"data set {name}", True, f"{rows} problems", needed=False)
+            rows = loader(name, notes.append)
         except Exception as e:
             yield Check(f"data set {name}", False, str(e).splitlines()[0], needed=False)
+            continue
+        where = "the offline copy in data/ (the Hub cannot be reached)" if notes else "the Hub"
+        yield Check(f"data set {name}", True, f"{rows} problems, from {where}", needed=False)

@@ -399,7 +399,7 @@ def check(no_data):
     from math_router.evals.datasets import load_all
 
     missing = False
-    for item in run_checks(None if no_data else lambda name: len(load_all(name))):
+    for item in run_checks(None if no_data else lambda name, note: len(load_all(name, notify=note))):
         line = f"{'✓' if item.ok else '✗'} {item.name}: {item.detail}"
         if not item.ok and item.fix:
             line += f" (fix: {item.fix})"

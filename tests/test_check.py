@@ -53,10 +53,11 @@ def test_a_cached_default_model_is_seen(tmp_path, smollm2, monkeypatch):
     assert line(check().output, "default specialist GGUF").startswith("✓")
 
 
-def test_data_sets_offline_say_what_to_pass():
+def test_data_sets_offline_come_from_the_copies_in_the_clone():
     result = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
     row = line(result.output, "data set gsm8k")
-    assert row.startswith("✗") and "--dataset PATH.jsonl" in row
+    assert row == "✓ data set gsm8k: 1319 problems, from the offline copy in data/ (the Hub cannot be reached)"
+    assert line(result.output, "data set math500").startswith("✓ data set math500: 500 problems")
 
 
 def test_a_missing_required_package_fails_the_check(monkeypatch):

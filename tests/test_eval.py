@@ -233,9 +233,22 @@ def test_report_on_a_missing_folder_is_one_line(tmp_path):
 def test_dataset_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"foo": 1}\n')
-    for dataset, message in [("gsm8k", "pass --dataset PATH.jsonl"),
-                             (str(bad), "its rows have the fields foo"),
+    for dataset, message in [(str(bad), "its rows have the fields foo"),
                              (str(tmp_path / "none.jsonl"), "neither")]:
         result = CliRunner().invoke(cli, ["eval", "--dataset", dataset, "--n", "2", "--method", "llm",
                                           "--out", str(tmp_path / "o")])
         assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_a_hub_data_set_offline_is_read_from_the_clones_copy(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        result = CliRunner().invoke(cli, ["eval", "--dataset", "gsm8k", "--n", str(N), "--seed", str(SEED),
+                                          "--method", "llm", "--out", str(out), "--base-url", orch.url,
+                                          "--no-progress"], env={"OPENAI_API_KEY": "sk-test"},
+                                    catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "reading the offline copy" in result.stderr
+    # The same rows and ids as the Hub's, so the same problems as --dataset data/gsm8k/test.jsonl.
+    ids = [r["id"] for r in read_records(out / "results_llm.jsonl")]
+    assert sorted(ids) == sorted(p.id for p in PROBLEMS)

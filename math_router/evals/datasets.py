@@ -61,9 +61,9 @@ class Fields:
 
 
 def load_problems(spec: str, n: int | None = None, seed: int = 123,
-                  fields: Fields = Fields()) -> list[Problem]:
+                  fields: Fields = Fields(), notify=None) -> list[Problem]:
     """`n` problems (all when None) of the data set `spec`, sampled with `seed`."""
-    problems = load_all(spec, fields)
+    problems = load_all(spec, fields, notify)
     if n is None:
         return problems
     if n < 1 or n > len(problems):
@@ -72,9 +72,19 @@ def load_problems(spec: str, n: int | None = None, seed: int = 123,
     return [problems[i] for i in picked]
 
 
-def load_all(spec: str, fields: Fields = Fields()) -> list[Problem]:
+def load_all(spec: str, fields: Fields = Fields(), notify=None) -> list[Problem]:
     if spec in HUB and not fields.given:
-        return [to_problem(row, i, spec) for i, row in enumerate(_hub_rows(spec))]
+        try:
+            rows = _hub_rows(spec)
+        except UserError:
+            copy = ROOT / LOCAL_COPIES[spec]
+            if not copy.is_file():
+                raise
+            # A clone carries the same rows: use them, and say so.
+            (notify or (lambda _: None))(f"{HUB[spec][0]} cannot be loaded from the Hub: reading "
+                                         f"the offline copy {copy} (the same rows and ids)")
+            rows = read_rows(copy)
+        return [to_problem(row, i, spec) for i, row in enumerate(rows)]
     path = Path(spec).expanduser()
     if not path.is_file():
         raise UserError(f"--dataset wants {', '.join(HUB)}, or a file (.jsonl, .json, .csv, "
