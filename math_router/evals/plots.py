@@ -77,7 +77,8 @@ def _panel(ax, points: dict[str, tuple[float, dict]], xlabel: str) -> None:
     for method, (x, s) in points.items():
         accuracy = s["accuracy"] * 100
         low, high = (v * 100 for v in s["accuracy_ci"])
-        ax.errorbar([x], [accuracy], yerr=[[accuracy - low], [high - accuracy]], capsize=3,
+        ax.errorbar([x], [accuracy], yerr=[[max(0.0, accuracy - low)], [max(0.0, high - accuracy)]],
+                    capsize=3,
                     marker=MARKERS.get(method, "^"), markersize=12 if method == BASELINE else 8,
                     linestyle="none", label=method, alpha=0.9)
         if method == BASELINE:  # the reference everything is judged against
@@ -104,6 +105,11 @@ def _curve(ax, points: list[tuple[float, float, float]]) -> None:
     """The cascade's accuracy at each threshold, labelled with the threshold."""
     ax.plot([x for _, x, _ in points], [a * 100 for _, _, a in points], "--", alpha=0.5,
             color="tab:red", label="cascade at other thresholds")
-    for threshold, x, accuracy in points:
-        ax.annotate(f"{threshold:.2f}", (x, accuracy * 100), fontsize=7, alpha=0.7,
+    spots: dict[tuple[float, float], list[float]] = {}
+    for threshold, x, accuracy in points:  # thresholds at the same spot share one label
+        spots.setdefault((round(x, 9), round(accuracy, 9)), []).append(threshold)
+    for (x, accuracy), thresholds in spots.items():
+        label = f"{thresholds[0]:.2f}" if len(thresholds) == 1 \
+            else f"{min(thresholds):.2f}-{max(thresholds):.2f}"
+        ax.annotate(label, (x, accuracy * 100), fontsize=7, alpha=0.7,
                     textcoords="offset points", xytext=(3, -9))
