@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from benchmarks.specialist_overhead import cpu_name
 from math_router.evals.datasets import load_problems
-from math_router.evals.methods import StopWhenSettled
+from math_router.evals.voting import StopWhenSettled
 from math_router.specialists.base import SamplingParams
 from math_router.specialists.batched import BatchedDecoder
 from math_router.specialists.llama_cpp import LlamaRuntime

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from math_router.cli import cli
 from math_router.evals.records import read_records
 from math_router.evals.datasets import load_problems
-from math_router.evals.methods import StopWhenSettled
+from math_router.evals.voting import StopWhenSettled
 from math_router.testing import ChatServer, completion, user_question
 
 ROOT = Path(__file__).resolve().parents[1]

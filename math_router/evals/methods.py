@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -26,8 +25,8 @@ from math_router.engine.pricing import Price
 from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import ToolCall, Trace, Usage, measured_seconds
 from math_router.engine.answers import normalize
+from math_router.evals.voting import StopWhenSettled, vote
 from math_router.specialists.base import SampleSet, SamplingParams, Specialist
-from math_router.specialists.qwen_math import answer_of
 from math_router.tools.base import ToolRegistry
 from math_router.tools.slm import slm_help_tool
 
@@ -207,43 +206,6 @@ def draw_samples(setup: Setup, question: str) -> tuple[SampleSet, list[str]]:
                          cached_seconds=max(g.usage.cached_seconds for g in groups))
     details = {**groups[0].details, "mode": "+".join(f"{m}:{k}" for m, k in setup.samples_mix)}
     return SampleSet(results, usage, max(g.seconds for g in groups), details), modes
-
-
-@attrs.frozen
-class StopWhenSettled:
-    """Stop sampling once one answer has the votes to stand whatever the rest say.
-
-    Only the "it stands" outcome ends sampling early; a problem headed for the
-    orchestrator keeps all its samples, so that what the record shows (and the
-    threshold curve recomputes) is what full sampling would have shown there.
-    """
-
-    needed: int
-    mode: str = "cot"  # how the samples state their answers
-
-    @property
-    def key(self) -> str:
-        return f"stop-at-{self.needed}-votes"
-
-    def __call__(self, texts: list[str | None]) -> bool:
-        votes = vote([answer_of(t, self.mode) for t in texts if t is not None])
-        return bool(votes) and votes[0]["count"] >= self.needed
-
-
-def vote(answers: list[str | None], modes: list[str] | None = None) -> list[dict]:
-    """Distinct answers, most frequent first, equal ones counted together (18 == 18.00);
-    with `modes`, how many votes each answer got from each mode."""
-    counts = Counter(normalize(a) for a in answers if a is not None)
-    first_form: dict[str, str] = {}
-    by_mode: dict[str, Counter] = {}
-    for i, a in enumerate(answers):
-        if a is not None:
-            first_form.setdefault(normalize(a), a)
-            if modes:
-                by_mode.setdefault(normalize(a), Counter())[modes[i]] += 1
-    return [{"answer": first_form[n], "normalized": n, "count": c,
-             **({"by_mode": dict(by_mode[n])} if modes else {})}
-            for n, c in counts.most_common()]
 
 
 def prompts(method: str, setup: Setup) -> dict[str, str]:
