@@ -242,7 +242,7 @@ def test_dataset_errors_are_one_line(tmp_path):
 
 def test_a_hub_data_set_offline_is_read_from_the_clones_copy(tmp_path):
     out = tmp_path / "run"
-    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+    with ChatServer(orchestrator) as orch:
         result = CliRunner().invoke(cli, ["eval", "--dataset", "gsm8k", "--n", str(N), "--seed", str(SEED),
                                           "--method", "llm", "--out", str(out), "--base-url", orch.url,
                                           "--no-progress"], env={"OPENAI_API_KEY": "sk-test"},
