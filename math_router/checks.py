@@ -52,8 +52,10 @@ def _packages() -> Iterator[Check]:
 
 
 def _llama_cpp() -> Iterator[Check]:
+    from math_router.specialists.llama_cpp import import_llama_cpp
+
     try:
-        import llama_cpp
+        llama_cpp = import_llama_cpp()
     except Exception as e:  # an ImportError, or a library built for another CPU
         yield Check("llama.cpp", False, f"cannot import llama_cpp ({type(e).__name__})",
                     "pip install llama-cpp-python")

@@ -22,6 +22,10 @@ DEFAULT_N_CTX = 8192
 
 
 def import_llama_cpp():
+    # llama.cpp's OpenMP threads spin while they wait by default; beside another llama.cpp
+    # process (a local server, the tests) spinning threads halve both (docs/benchmarks.md).
+    # Waiting threads that sleep cost nothing measurable alone. The user's setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import llama_cpp
     except ImportError:
