@@ -85,6 +85,15 @@ def test_calibrate_for_escalation_then_eval_uses_it(tmp_path):
         assert data["threshold"] == 0.75 and data["met"] and len(data["problem_ids"]) == N
         assert {p["threshold"]: p["escalation_rate"] for p in data["curve"]}[1.0] == 0.5
         assert all(i.startswith("gsm8k-train-") for i in data["problem_ids"])
+        # Its records and report say nobody was asked: no escalations, no accuracy where
+        # problems would have escalated.
+        records = [json.loads(line) for line in (calib / "results_cascade.jsonl").read_text().splitlines()]
+        assert all(r["vote_only"] and not r["escalated"] for r in records)
+        shown = CliRunner().invoke(cli, ["report", str(calib), "--no-plots"], catch_exceptions=False)
+        assert "nobody was asked" in shown.output
+        rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+                for line in shown.output.splitlines() if line.startswith("| 0.") or line.startswith("| 1.")}
+        assert rows["0.75"] == "75.0%" and rows["1.00"] == "-"
 
         out = tmp_path / "test"
         used = invoke("eval", "--method", "cascade", "--dataset", TEST, "--n", "4", "--seed", "5",

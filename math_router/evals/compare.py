@@ -118,7 +118,8 @@ def cascade_stats(records: list[dict]) -> dict:
     return {"escalation_rate": sum(r["escalated"] for r in voted) / len(voted),
             "mean_agreement": statistics.fmean(r["agreement"] for r in voted),
             "threshold": voted[0]["threshold"],
-            "threshold_curve": threshold_curve(voted)}
+            "threshold_curve": threshold_curve(voted),
+            **({"vote_only": True} if any(r.get("vote_only") for r in voted) else {})}
 
 
 def threshold_curve(records: list[dict]) -> list[dict]:
@@ -131,6 +132,9 @@ def threshold_curve(records: list[dict]) -> list[dict]:
     is not unanimous and gives nearly the whole curve.
     """
     ran_at = max(r["threshold"] for r in records)
+    # A vote-only run asked nobody: where a problem would escalate, its answer
+    # (and so the accuracy and cost at that threshold) is unknown.
+    vote_only = any(r.get("vote_only") for r in records)
     levels = sorted({0.0, ran_at, *(r["agreement"] for r in records if r["agreement"] < ran_at)})
     curve = []
     for t in levels:
@@ -147,9 +151,11 @@ def threshold_curve(records: list[dict]) -> list[dict]:
                 orchestrator = r["usage"].get("orchestrator", {})
                 tokens += orchestrator.get("input_tokens", 0) + orchestrator.get("output_tokens", 0)
             cost = None if cost is None or part is None else cost + part
-        curve.append({"threshold": t, "accuracy": correct / len(records),
-                      "escalation_rate": escalated / len(records), "total_cost_usd": cost,
-                      "orchestrator_tokens": tokens})
+        unknown = vote_only and escalated > 0
+        curve.append({"threshold": t, "accuracy": None if unknown else correct / len(records),
+                      "escalation_rate": escalated / len(records),
+                      "total_cost_usd": None if unknown else cost,
+                      "orchestrator_tokens": None if unknown else tokens})
     return curve
 
 

@@ -143,8 +143,13 @@ def cascade(setup: Setup, question: str) -> Trace:
     candidates = vote([r.answer for r in samples.results], modes)
     majority = candidates[0] if candidates else None
     agreement = majority["count"] / k if majority else 0.0
-    escalate = agreement < setup.threshold or majority is None
+    below = agreement < setup.threshold or majority is None
+    # A vote-only run (calibration for an escalation target) asks nobody: its
+    # records say so, and whether the vote was below the threshold stays readable
+    # from the agreement.
+    escalate = below and setup.escalate
     ballot = {"agreement": agreement, "escalated": escalate, "threshold": setup.threshold,
+              **({} if setup.escalate else {"vote_only": True}),
               "candidates": candidates, "majority": majority["answer"] if majority else None,
               "samples": [r.text for r in samples.results], "sample_modes": modes,
               "sample_answers": [r.answer for r in samples.results],
@@ -152,12 +157,14 @@ def cascade(setup: Setup, question: str) -> Trace:
                                        for r in samples.results)}
     tally = ", ".join(f"{c['answer']} x{c['count']}" for c in candidates) or "no answers"
     say(f"vote: {tally}; agreement {agreement:.2f} "
-        + ("< threshold: asking the orchestrator" if escalate else ">= threshold: the majority answers"))
+        + ("< threshold: asking the orchestrator" if escalate
+           else "< threshold, but this run only votes" if below
+           else ">= threshold: the majority answers"))
     base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
                  spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                  local=["specialist"] if specialist.local else [], details=samples.details,
                  vote=ballot)
-    if not escalate or not setup.escalate:
+    if not escalate:
         # The first sample that gave the majority answer is the final text.
         text = next((r.text for r in samples.results if majority and r.answer is not None
                      and normalize(r.answer) == majority["normalized"]), None)

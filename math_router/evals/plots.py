@@ -39,7 +39,7 @@ def write_plots(out: Path, comparison: dict, results: dict[str, list[dict]]) -> 
     _panel(by_cost, cost_points, "USD per 1,000 problems")
     _panel(by_tokens, token_points, "orchestrator tokens per problem (in + out)")
     for method, s in methods.items():
-        curve = s.get("threshold_curve", [])
+        curve = [p for p in s.get("threshold_curve", []) if p["accuracy"] is not None]
         if len(curve) > 1:
             known = [p for p in curve if p["total_cost_usd"] is not None]
             if len(known) > 1:

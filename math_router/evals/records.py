@@ -109,7 +109,7 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
                    candidates=[{k: c[k] for k in ("answer", "count", "by_mode") if k in c}
                                for c in d["candidates"]],
                    sample_modes=d.get("sample_modes"), sample_answers=d.get("sample_answers"),
-                   majority=d["majority"],
+                   majority=d["majority"], **({"vote_only": True} if d.get("vote_only") else {}),
                    majority_correct=d["majority"] is not None and is_correct(
                        f"\\boxed{{{d['majority']}}}", problem.gold, problem.dataset))
     return row

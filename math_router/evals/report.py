@@ -173,10 +173,12 @@ def curve_text(comparison: dict) -> str:
     for method, s in comparison["methods"].items():
         if "threshold_curve" not in s:
             continue
-        rows = [[f"{p['threshold']:.2f}", f"{p['accuracy']:.1%}", f"{p['escalation_rate']:.1%}",
+        rows = [[f"{p['threshold']:.2f}", _percent(p["accuracy"]), f"{p['escalation_rate']:.1%}",
                  _money(p["total_cost_usd"])] for p in s["threshold_curve"]]
         lines.append(f"{method}: accuracy and cost by threshold (recomputed from the recorded "
-                     f"samples; ran at {s['threshold']:.2f})")
+                     f"samples; ran at {s['threshold']:.2f})"
+                     + ("; the vote only, nobody was asked, so where problems would escalate "
+                        "accuracy and cost are unknown" if s.get("vote_only") else ""))
         lines.append(tabulate(rows, headers=["threshold", "accuracy", "escalated", "cost"],
                               tablefmt="github", disable_numparse=True))
     return "\n".join(lines)
