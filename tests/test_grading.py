@@ -31,6 +31,11 @@ DATA = Path(__file__).resolve().parents[1] / "data"
     ("The answer is **$1,000**.", "$1,000"),
     ("The answer is __5__ apples.", "5 apples"),
     ("The answer is 2*3=6.", "2*3=6"),
+    # Words alone after the phrase state no answer: the stated number counts.
+    ("The answer is correct. Mark's initial weight was 100 pounds.", "100"),
+    ("Answer: 42. The answer is right.", "42"),
+    ("The answer is (C).", "(C)"),
+    ("The final answer is $x$.", "$x$"),
 ])
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected

@@ -15,6 +15,9 @@ _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
 # Markdown emphasis around an answer, as chat models write it: **72**, *72*, __72__.
 _EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(.+?)\1")
+# What an answer after "The answer is" holds: a digit, LaTeX, or a math sign; or it is
+# a choice letter. "The answer is correct. ... 100 pounds." states no answer there.
+_ANSWER_LIKE = re.compile(r"[\d\\$^=+\-*/()]|^\S{1,2}$")
 
 
 def extract_answer(text: str) -> str | None:
@@ -22,21 +25,21 @@ def extract_answer(text: str) -> str | None:
 
     In order: the last `\\boxed{...}` (braces matched); else what follows the
     last final-answer phrase ("The answer is", "Final answer", "Answer:",
-    "####") up to the end of its sentence, markdown emphasis removed ("The
-    answer is: **72**", "**Final answer:** 72"); else the last number.
+    "####") that states one, up to the end of its sentence, markdown emphasis
+    removed ("The answer is: **72**", "**Final answer:** 72"); else the last
+    number. Words alone after a phrase ("The answer is correct.") state none.
     """
     if not text:
         return None
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed.strip()
-    phrases = list(_PHRASE.finditer(text))
-    if phrases:
-        rest = _EMPHASIS.sub(r"\2", text[phrases[-1].end():].lstrip())
+    for phrase in reversed(list(_PHRASE.finditer(text))):
+        rest = _EMPHASIS.sub(r"\2", text[phrase.end():].lstrip())
         rest = rest.lstrip("*_:").lstrip()  # what is left of "**Final answer:**"
         end = _SENTENCE_END.search(rest)
         chunk = (rest[:end.start()] if end else rest).strip().strip("*_").strip()
-        if chunk:
+        if chunk and _ANSWER_LIKE.search(chunk):
             return chunk
     numbers = _NUMBER.findall(text)
     return numbers[-1] if numbers else None
