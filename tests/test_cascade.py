@@ -149,3 +149,18 @@ def test_stop_when_settled_counts_finished_answers():
     assert stop(["\\boxed{5}", "\\boxed{5.00}", None, "so \\boxed{5}"])
     assert not stop(["\\boxed{5}", "\\boxed{6}", "\\boxed{7}", None])
     assert stop.key == "stop-at-3-votes"
+
+
+def test_an_escalation_reply_that_states_no_answer_leaves_the_majority_standing():
+    from math_router.engine.trace import Trace
+    from math_router.evals.methods import stands_unless_overruled
+
+    said = Trace(method="cascade", final_text="I agree with the specialist.")
+    stood = stands_unless_overruled(said, "18", "the samples' majority")
+    assert stood.final_text.endswith("the samples' majority stands: \\boxed{18})")
+    assert stood.details["ended"] == "specialist_stands"
+    # An answer of its own, or a run cut at max_turns, is left as it is.
+    own = Trace(method="cascade", final_text="It is \\boxed{20}.")
+    assert stands_unless_overruled(own, "18", "the samples' majority") is own
+    cut = Trace(method="cascade", final_text=None, stopped="max_turns")
+    assert stands_unless_overruled(cut, "18", "the samples' majority") is cut

@@ -218,3 +218,22 @@ def test_without_agree_stop_an_agreed_vote_still_gets_a_second_turn():
         trace = methods.router(setup, "What is 27*14+15?")
     assert len(orch.requests) == 1 and trace.details["ended"] == "orchestrator"
     assert trace.tool_calls[0].result == "Answer: 393 (4 of 4 samples agree)"
+
+
+def test_a_reply_that_states_no_answer_leaves_the_specialists_standing():
+    # The stand-in orchestrator often confirms without restating: "The answer is correct."
+    with ChatServer(lambda request: completion("The answer is correct.")) as orch, \
+            ChatServer(specialist_answering()) as spec:
+        setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"))
+        trace = methods.router(setup, "What is 27*14+15?")
+    assert trace.turns[-1].content == "The answer is correct."  # what the model said, kept
+    assert trace.final_text.startswith("The answer is correct.")
+    assert "\\boxed{393}" in trace.final_text and trace.details["ended"] == "specialist_stands"
+
+
+def test_a_reply_with_its_own_answer_overrules_the_specialist():
+    with ChatServer(lambda request: completion("No: the answer is 390.")) as orch, \
+            ChatServer(specialist_answering()) as spec:
+        setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"))
+        trace = methods.router(setup, "What is 27*14+15?")
+    assert trace.final_text == "No: the answer is 390." and trace.details["ended"] == "orchestrator"

@@ -77,14 +77,15 @@ def method_stats(records: list[dict], expected: int | None = None) -> dict:
         },
         "models": {c: sorted(v) for c, v in models.items()},
         "device": sorted({r["device"] for r in records if r.get("device")}),
-        "ended_without_tool": _ended(done),
+        "ended": _ended(done),
         **cascade_stats(done),
         **breakdown(done),
     }
 
 
 def _ended(records: list[dict]) -> dict | None:
-    """For the router: how many problems ended on the specialist's vote, without a second turn."""
+    """How many problems ended each way (the router: on the specialist's vote, by the
+    orchestrator, or with the specialist's answer standing when the orchestrator stated none)."""
     ways = [r.get("ended") for r in records if r.get("ended")]
     if not ways:
         return None

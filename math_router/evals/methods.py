@@ -24,7 +24,7 @@ from math_router.engine.errors import TransportError, UserError
 from math_router.engine.pricing import Price
 from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import ToolCall, Trace, Usage, measured_seconds
-from math_router.engine.answers import normalize
+from math_router.engine.answers import extract_answer, normalize
 from math_router.evals.voting import StopWhenSettled, vote
 from math_router.specialists.base import SampleSet, SamplingParams, Specialist
 from math_router.tools.base import ToolRegistry
@@ -116,7 +116,22 @@ def router(setup: Setup, question: str) -> Trace:
                        prices=setup.prices)
     merged = attrs.evolve(decided, tool_calls=[first, *decided.tool_calls], usage={},
                           spent_seconds=base.spent_seconds + decided.spent_seconds)
+    answers = [c.details.get("answer") for c in merged.tool_calls
+               if c.name == "slm_help" and not c.is_error and c.details.get("answer")]
+    merged = stands_unless_overruled(merged, answers[-1] if answers else None,
+                                     "the specialist's answer")
     return loop.summarize(merged, chat, setup.prices)
+
+
+def stands_unless_overruled(trace: Trace, standing: str | None, whose: str) -> Trace:
+    """An orchestrator reply that states no answer ("The answer is correct.") overrules
+    nothing: the answer it was shown stands, and the final text says so."""
+    if trace.stopped != "answer" or standing is None \
+            or extract_answer(trace.final_text or "") is not None:
+        return trace
+    final = (f"{(trace.final_text or '').rstrip()}\n\n(The orchestrator stated no answer of its "
+             f"own; {whose} stands: \\boxed{{{standing}}})").lstrip()
+    return attrs.evolve(trace, final_text=final, details={**trace.details, "ended": "specialist_stands"})
 
 
 def slm(setup: Setup, question: str) -> Trace:
@@ -179,6 +194,8 @@ def cascade(setup: Setup, question: str) -> Trace:
     merged = attrs.evolve(base, final_text=decided.final_text, turns=decided.turns,
                           tool_calls=decided.tool_calls, stopped=decided.stopped,
                           spent_seconds=base.spent_seconds + decided.spent_seconds)
+    merged = stands_unless_overruled(merged, majority["answer"] if majority else None,
+                                     "the samples' majority")
     return loop.summarize(merged, chat, setup.prices)
 
 
