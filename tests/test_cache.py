@@ -95,6 +95,8 @@ def test_samples_are_cached_per_index(tmp_path):
     assert all(r.details["cached"] for r in again.results)
     assert again.usage.cached_calls == 1 and again.usage.calls == 1
     assert again.usage.spent().calls == 0 and again.usage.input_tokens == first.usage.input_tokens
+    # The set's seconds as measured, once: not once per sample.
+    assert first.usage.seconds > 0 and again.usage.seconds == pytest.approx(first.usage.seconds)
     assert [r.answer for r in other_seed.results] == ["3", "4", "5"]
     assert server.requests[0]["n"] == 3 and len(server.requests) == 2
 

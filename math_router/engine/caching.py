@@ -54,4 +54,6 @@ def stored_usage(stored: dict, seconds: float) -> Usage:
     """The usage a cache entry recorded, with its seconds (older entries kept them apart)."""
     known = {k: v for k, v in stored.items() if k in attrs.fields_dict(Usage)}
     usage = Usage(**known)
-    return usage if usage.seconds else attrs.evolve(usage, seconds=seconds)
+    # A usage that records its seconds keeps them, 0 included: a sample decoded in a
+    # batch carries none (the set's seconds are on its first sample).
+    return usage if "seconds" in stored else attrs.evolve(usage, seconds=seconds)
