@@ -7,6 +7,8 @@ client talks HTTP to it, and it answers through the project's own local chat
 model (engine.llama_chat.LlamaChat), so `<tool_call>` text comes back as
 structured `tool_calls` and a named `tool_choice` is honoured. One request at
 a time (the model has one context); `--latency` adds a delay per request.
+Beside an eval on the same cores, set OMP_WAIT_POLICY=PASSIVE for both
+(docs/benchmarks.md: spinning threads of two processes halve each other).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 
 Each process generates `--tokens` greedy tokens with 2 threads; first one
 alone, then two at once, with OMP_WAIT_POLICY unset (llama.cpp's OpenMP threads
-spin while they wait) and with PASSIVE (they sleep; the project's default).
+spin while they wait) and with PASSIVE (they sleep: for two processes on
+one machine, set by the user).
 """
 
 from __future__ import annotations

@@ -22,10 +22,9 @@ DEFAULT_N_CTX = 8192
 
 
 def import_llama_cpp():
-    # llama.cpp's OpenMP threads spin while they wait by default; beside another llama.cpp
-    # process (a local server, the tests) spinning threads halve both (docs/benchmarks.md).
-    # Waiting threads that sleep cost nothing measurable alone. The user's setting wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # llama.cpp's OpenMP threads spin while they wait: fastest alone (PASSIVE cost a third
+    # of the tokens/s alone, docs/benchmarks.md), slow beside another llama.cpp process,
+    # where OMP_WAIT_POLICY=PASSIVE (the README says when) is the user's to set.
     try:
         import llama_cpp
     except ImportError:
