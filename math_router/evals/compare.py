@@ -116,14 +116,15 @@ def cascade_stats(records: list[dict]) -> dict:
     voted = [r for r in records if "escalated" in r]
     if not voted:
         return {}
+    vote_only = any(r.get("vote_only") for r in voted)
     return {"escalation_rate": sum(r["escalated"] for r in voted) / len(voted),
             "mean_agreement": statistics.fmean(r["agreement"] for r in voted),
             "threshold": voted[0]["threshold"],
-            "threshold_curve": threshold_curve(voted),
-            **({"vote_only": True} if any(r.get("vote_only") for r in voted) else {})}
+            "threshold_curve": threshold_curve(voted, vote_only),
+            **({"vote_only": True} if vote_only else {})}
 
 
-def threshold_curve(records: list[dict]) -> list[dict]:
+def threshold_curve(records: list[dict], vote_only: bool = False) -> list[dict]:
     """Accuracy and cost of the cascade at other thresholds, from the recorded samples alone.
 
     At threshold t a problem is answered by its majority when its agreement is
@@ -135,7 +136,6 @@ def threshold_curve(records: list[dict]) -> list[dict]:
     ran_at = max(r["threshold"] for r in records)
     # A vote-only run asked nobody: where a problem would escalate, its answer
     # (and so the accuracy and cost at that threshold) is unknown.
-    vote_only = any(r.get("vote_only") for r in records)
     levels = sorted({0.0, ran_at, *(r["agreement"] for r in records if r["agreement"] < ran_at)})
     curve = []
     for t in levels:
