@@ -64,7 +64,7 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
         if len(finals) == 1 and finals[0] is not None:
             # The one tool called has an answer it stands by (the specialist's samples agree):
             # the run ends on it, without another orchestrator turn.
-            final_text = f"The specialist's samples agree: \\boxed{{{finals[0]}}}"
+            final_text = agreed_text(finals[0])
             stopped = "answer"
             ended = "specialist_vote"
             break
@@ -72,6 +72,11 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
                   spent_seconds=time.perf_counter() - start, stopped=stopped,
                   details={"ended": ended} if schemas else {})
     return summarize(trace, chat, prices)
+
+
+def agreed_text(answer: str) -> str:
+    """The final text of a run that ends on a tool's agreed answer, without another turn."""
+    return f"The specialist's samples agree: \\boxed{{{answer}}}"
 
 
 def call_tool(tools: Toolbox, name: str, arguments: str):

@@ -106,8 +106,8 @@ def router(setup: Setup, question: str) -> Trace:
     base = Trace(method="router", final_text=None, tool_calls=[first],
                  spent_seconds=time.perf_counter() - start, details={"ended": "specialist_vote"})
     if result.final is not None:
-        final = f"The specialist's samples agree: \\boxed{{{result.final}}}"
-        return loop.summarize(attrs.evolve(base, final_text=final), None, setup.prices)
+        return loop.summarize(attrs.evolve(base, final_text=loop.agreed_text(result.final)), None,
+                              setup.prices)
     call_id = "call_router_0"
     messages += [{"role": "assistant", "content": None, "tool_calls": [
         {"id": call_id, "type": "function", "function": {"name": "slm_help", "arguments": arguments}}]},
