@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from math_router.engine.chat import OpenAIChat
 from math_router.evals.datasets import load_problems
 from math_router.evals.methods import Setup, llm
-from math_router.evals.runner import prepare_run, run_method
+from math_router.evals.folders import EvalFolder
+from math_router.evals.runner import run_method
 from math_router.testing import ChatServer, completion
 
 DATASET = str(ROOT / "data" / "gsm8k" / "test.jsonl")
@@ -39,7 +40,7 @@ def runner_seconds(url: str, n: int, concurrency: int) -> float:
     problems = load_problems(DATASET, n, 123)
     setup = Setup(orchestrator=OpenAIChat("gpt-4o-mini", base_url=url, api_key="sk-bench"))
     with tempfile.TemporaryDirectory() as out:
-        prepare_run(Path(out), problems, {"dataset": DATASET, "n": n, "seed": 123}, {"llm": {}})
+        EvalFolder(Path(out)).prepare(problems, {"dataset": DATASET, "n": n, "seed": 123}, {"llm": {}})
         start = time.perf_counter()
         records = run_method(Path(out), "llm", functools.partial(llm, setup), problems,
                              concurrency=concurrency, progress=False)

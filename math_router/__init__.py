@@ -3,6 +3,7 @@
     import math_router
 
     math_router.solve("What is 27*14+15?").answer                  # the router, default models
+    for answer in math_router.solve_many("mine.jsonl", out="answers"): ...  # a file of your own
     math_router.evaluate(["llm", "router"], "gsm8k", n=50).comparison
     math_router.calibrate("gsm8k-train", math_router.parse_target("escalate:0.2"))
 
@@ -18,7 +19,7 @@ are installed.
 from importlib import import_module
 
 _EXPORTS = {
-    "solve": "math_router.api", "evaluate": "math_router.api", "Result": "math_router.api",
+    "solve": "math_router.api", "solve_many": "math_router.api", "evaluate": "math_router.api", "Result": "math_router.api",
     "Evaluation": "math_router.api", "ModelOptions": "math_router.factory",
     "calibrate": "math_router.api", "parse_target": "math_router.evals.calibrate",
     "tool": "math_router.tools.base", "Tool": "math_router.tools.base",

@@ -16,15 +16,15 @@ takes a whole ModelOptions. The command line calls these functions.
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import attrs
 
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Trace
+from math_router.evals.evaluation import DEFAULT_CONCURRENCY, Evaluation
 from math_router.factory import ModelOptions
 
 ALL_METHODS = ("llm", "router", "slm")  # what "all" means: the comparison the tool is about
@@ -44,20 +44,6 @@ class Result:
         return summary(self.trace)
 
 
-@attrs.frozen
-class Evaluation:
-    """A finished (or resumed) eval: its folder, the comparison and the latest record per problem."""
-
-    out: Path
-    comparison: dict
-    records: dict[str, list[dict]]
-
-    @property
-    def errors(self) -> int:
-        """Problems whose latest record is an error (rerun the eval to retry them)."""
-        return sum(r["error"] is not None for recs in self.records.values() for r in recs)
-
-
 def model_options(options: ModelOptions | None = None, **overrides) -> ModelOptions:
     """`options` (or the defaults) with the named fields changed; an unknown name is an error."""
     fields = attrs.fields_dict(ModelOptions)
@@ -68,8 +54,9 @@ def model_options(options: ModelOptions | None = None, **overrides) -> ModelOpti
 
 
 def solve(question: str, method: str = "router", *, options: ModelOptions | None = None,
-          notify: Callable[[str], None] | None = None, **overrides) -> Result:
-    """Answer one question with `method` (router, llm, slm, cascade)."""
+          notify: Callable[[str], None] | None = None, calibration=None, **overrides) -> Result:
+    """Answer one question with `method` (router, llm, slm, cascade); `calibration` (a
+    calibration.json's path or content) sets the threshold."""
     from math_router.engine.answers import extract_answer
     from math_router.evals.methods import METHODS
     from math_router.factory import build_setup
@@ -78,6 +65,7 @@ def solve(question: str, method: str = "router", *, options: ModelOptions | None
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not question or not question.strip():
         raise UserError("the question is empty")
+    overrides, _ = _calibrated(overrides, calibration, [])
     setup = build_setup([method], model_options(options, **overrides), notify=notify or _quiet)
     trace = METHODS[method](setup, question)
     return Result(extract_answer(trace.final_text or "") if trace.stopped == "answer" else None, trace)
@@ -100,7 +88,7 @@ def method_list(methods: str | Iterable[str]) -> list[str]:
 
 
 def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n: int | None = 150,
-             seed: int = 123, out: str | Path | None = None, concurrency: int = 4,
+             seed: int = 123, out: str | Path | None = None, concurrency: int = DEFAULT_CONCURRENCY,
              progress: bool = True, options: ModelOptions | None = None,
              notify: Callable[[str], None] | None = None, fields=None, calibration=None,
              **overrides) -> Evaluation:
@@ -112,44 +100,86 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n:
     `calibration` (a calibration.json's path or content, from `calibrate`) sets the
     threshold chosen on other problems and is recorded in run.json.
     """
-    from math_router.evals.calibrate import check_disjoint, load_calibration
+    from math_router.evals import evaluation
     from math_router.evals.datasets import Fields, load_problems
-    from math_router.evals.methods import METHODS, preflight
-    from math_router.evals.provenance import environment
-    from math_router.evals.report import load_results, write_comparison
-    from math_router.evals.runner import (check_rerun, now, prepare_run, record_served_models,
-                                          run_method)
-    from math_router.factory import build_setup, device, method_settings, served_models
 
     notify = notify or _quiet
     names = method_list(methods)
     problems = load_problems(dataset, n, seed, fields or Fields(), notify)
-    if calibration is not None:
-        calibration = calibration if isinstance(calibration, dict) else load_calibration(calibration)
-        check_disjoint(calibration, [p.id for p in problems])
-        overrides = {**overrides, "threshold": float(calibration["threshold"])}
+    overrides, calibration = _calibrated(overrides, calibration, problems)
     opts = model_options(options, **overrides)
-    setup = build_setup(names, opts, notify=notify)
     out = Path(out) if out else Path("results") / (
         f"{problems[0].source}_{len(problems)}_{time.strftime('%Y%m%d-%H%M%S')}")
-    settings = {m: method_settings(m, opts, setup) for m in names}
-    check_rerun(out, problems, settings)
-    preflight(setup, names)
-    notify(f"results: {out}")
-    run_info = {"dataset": dataset, "n": len(problems), "seed": seed, "started": now(),
+    job, settings = _job(names, opts, {"dataset": dataset, "n": len(problems), "seed": seed},
+                         calibration, concurrency, progress, notify)
+    return evaluation.evaluate(job, names, problems, out, {m: settings(m) for m in names})
+
+
+def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None = None,
+               concurrency: int = DEFAULT_CONCURRENCY, progress: bool = True, options: ModelOptions | None = None,
+               notify: Callable[[str], None] | None = None, fields=None, calibration=None,
+               **overrides) -> Iterator[dict]:
+    """Answer each of a user's own problems with `method`, yielding one answer record per
+    problem (id, question, answer, final_text, tokens, seconds, cost_usd, error, ...).
+
+    `rows_or_path`: a file (JSONL, JSON list, CSV, Parquet; "-" for JSONL on stdin), or
+    an iterable of dicts or of question strings. With `out`, each answer is appended to
+    out/answers.jsonl as it finishes, and answers.csv and summary.json are written at the
+    end; rerunning into the same `out` skips what finished and retries errors (the
+    finished answers are yielded first). Rows with an answer field are graded too.
+    """
+    from math_router.evals import evaluation
+    from math_router.evals.datasets import Fields, load_inputs, rows_to_problems
+    from math_router.evals.folders import AnswerFolder, ensure_writable
+
+    notify = notify or _quiet
+    (name,) = method_list([method])
+    if isinstance(rows_or_path, (str, Path)):
+        source = str(rows_or_path)
+        problems = load_inputs(source, fields or Fields())
+    else:
+        source = "rows"
+        problems = rows_to_problems(rows_or_path, fields or Fields())
+    if out is not None:
+        ensure_writable(Path(out))
+        AnswerFolder(Path(out)).check_method(name)
+    overrides, calibration = _calibrated(overrides, calibration, problems)
+    opts = model_options(options, **overrides)
+    job, settings = _job([name], opts, {"input": {"source": source, "rows": len(problems)}},
+                         calibration, concurrency, progress, notify)
+    yield from evaluation.answer(job, name, problems, Path(out) if out is not None else None,
+                                 {"method": name, **settings(name)})
+
+
+def _calibrated(overrides: dict, calibration, problems) -> tuple[dict, dict | None]:
+    """The threshold a calibration chose on other problems (refused if it saw these)."""
+    from math_router.evals.calibrate import check_disjoint, load_calibration
+
+    if calibration is None:
+        return overrides, None
+    calibration = calibration if isinstance(calibration, dict) else load_calibration(calibration)
+    check_disjoint(calibration, [p.id for p in problems])
+    return {**overrides, "threshold": float(calibration["threshold"])}, calibration
+
+
+def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict | None,
+         concurrency: int, progress: bool, notify: Callable[[str], None]):
+    """The built models and how the job runs, and each method's settings."""
+    from math_router.evals.evaluation import Job
+    from math_router.evals.folders import now
+    from math_router.evals.provenance import environment
+    from math_router.factory import build_setup, device, method_settings, served_models
+
+    setup = build_setup(names, opts, notify=notify)
+    run_info = {**run_info, "started": now(),
                 "environment": {**environment(), "device": device(setup)}}
     if calibration is not None:
         run_info["calibration"] = {k: calibration[k] for k in (
             "threshold", "target", "met", "achieved", "dataset", "n", "seed", "problem_ids",
             "llm_accuracy") if k in calibration}
-    prepare_run(out, problems, run_info, settings)
-    for m in names:
-        run_method(out, m, functools.partial(METHODS[m], setup), problems,
-                   concurrency=concurrency, progress=progress)
-        record_served_models(out, m, served_models(setup))
-    results = load_results(out)
-    comparison = write_comparison(out, results)
-    return Evaluation(out, comparison, results)
+    job = Job(setup, run_info, concurrency=concurrency, progress=progress, notify=notify,
+              served_models=lambda: served_models(setup))
+    return job, lambda method: method_settings(method, opts, setup)
 
 
 def _quiet(_: str) -> None:
@@ -158,7 +188,7 @@ def _quiet(_: str) -> None:
 
 def calibrate(dataset: str, target, *, n: int | None = 50, seed: int = 123,
               out: str | Path | None = None, options: ModelOptions | None = None, fields=None,
-              concurrency: int = 4, progress: bool = True,
+              concurrency: int = DEFAULT_CONCURRENCY, progress: bool = True,
               notify: Callable[[str], None] | None = None, **overrides) -> dict:
     """Choose the cascade's threshold on `dataset` (problems apart from the test set) for
     `target` (evals.calibrate.parse_target); writes and returns calibration.json's content."""

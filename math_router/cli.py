@@ -10,12 +10,14 @@ import contextlib
 import functools
 import json
 import sys
+import time
 from pathlib import Path
 
 import attrs
 import click
 
 from math_router.engine.errors import InputTooLong, UserError
+from math_router.evals.evaluation import DEFAULT_CONCURRENCY
 from math_router.evals.methods import METHODS
 from math_router.factory import ModelOptions
 from math_router.specialists.base import SamplingParams
@@ -223,31 +225,133 @@ def cli():
     """
 
 
+def field_options(f):
+    """Which fields of a file's rows hold the question, the answer and the id (eval, solve --input)."""
+    options = [
+        click.option("--question-field", "question_fields", multiple=True, metavar="FIELD",
+                     help="The field holding the question (repeatable: SVAMP's Body and Question "
+                          "are joined with a space). Default: question or problem."),
+        click.option("--answer-field", metavar="FIELD",
+                     help="The field holding the answer (\"9 (apples)\" is read as 9). Default: "
+                          "answer."),
+        click.option("--id-field", metavar="FIELD",
+                     help="The field holding each problem's id. Default: id or unique_id, else "
+                          "FILE-ROW."),
+    ]
+    return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
+
+
+def fields_of(kw: dict):
+    from math_router.evals.datasets import Fields
+
+    return Fields(tuple(kw.pop("question_fields")), kw.pop("answer_field"), kw.pop("id_field"))
+
+
 @cli.command()
-@click.argument("question")
+@click.argument("question", required=False)
+@click.option("--input", "input_path", metavar="FILE|-",
+              help="Answer every row of a file of your own problems (JSONL, JSON list, CSV, "
+                   "Parquet; - for JSONL on stdin) instead of one QUESTION; rows need no answer.")
 @click.option("--method", type=click.Choice(list(METHODS)), default="router", show_default=True,
               help="router (orchestrator + slm_help), llm (orchestrator alone), slm (specialist "
                    "alone), cascade (specialist samples; orchestrator only when they disagree).")
+@field_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="--input: the folder for answers.jsonl, answers.csv and summary.json; an "
+                   "existing one resumes. [default: results/answers_<input>_<time>; none with "
+                   "--jsonl]")
+@click.option("--jsonl", "as_jsonl", is_flag=True,
+              help="--input: print each answer as one JSON line on stdout as it finishes.")
+@click.option("--concurrency", type=click.IntRange(1), default=DEFAULT_CONCURRENCY,
+              show_default=True, help="--input: problems solved at once.")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="A calibration.json from `calibrate`: its threshold for the cascade and the "
+                   "router's agree-and-stop rule.")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--progress/--no-progress", default=None,
-              help="Say each step on stderr as it happens [default: on a terminal].")
-def solve(question, method, as_json, progress, **kw):
-    """Answer one QUESTION and show how it was answered."""
+              help="Say each step (a QUESTION) or show a progress bar (--input) on stderr "
+                   "[default: on a terminal].")
+def solve(question, input_path, method, out, as_jsonl, concurrency, calibration, as_json,
+          progress, **kw):
+    """Answer one QUESTION and show how it was answered, or every problem of --input FILE.
+
+    \b
+    Examples:
+      math-router solve "What is 27*14+15?"
+      math-router solve --input homework.jsonl --method cascade --out answers/
+      cat homework.jsonl | math-router solve --input - --jsonl > answers.jsonl
+
+    With --input, each answer is appended to OUT/answers.jsonl as it finishes;
+    rerun the same command to resume after a kill (finished rows are skipped,
+    errors retried). Exits 1 when a row ended in an error.
+    """
     from math_router import api
     from math_router.engine.progress import reporting
 
-    if not question.strip():
-        raise click.ClickException("the question is empty")
+    fields = fields_of(kw)
     if progress is None:
         progress = sys.stderr.isatty()
-    steps = reporting(notify) if progress else contextlib.nullcontext()
-    with user_errors(), steps:
-        result = api.solve(question, method, options=make_options(kw), notify=notify).as_dict()
+    if input_path is None:
+        extra = [flag for flag, given in (("--out", out), ("--jsonl", as_jsonl),
+                                          ("--question-field", fields.question),
+                                          ("--answer-field", fields.answer),
+                                          ("--id-field", fields.id)) if given]
+        if question is None or not question.strip():
+            raise click.ClickException("the question is empty" if question is not None else
+                                       "give a QUESTION, or --input FILE for a file of them")
+        if extra:
+            raise click.ClickException(f"{', '.join(extra)}: only with --input FILE, not a QUESTION")
+        steps = reporting(notify) if progress else contextlib.nullcontext()
+        with user_errors(), steps:
+            result = api.solve(question, method, options=make_options(kw), notify=notify,
+                               calibration=calibration).as_dict()
+        if as_json:
+            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        else:
+            print_solution(result)
+        return
+    if question is not None:
+        raise click.ClickException("give a QUESTION or --input FILE, not both")
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        raise click.ClickException("--json prints one answer; with --input use --jsonl")
+    if out is None and not as_jsonl:
+        stem = "stdin" if input_path == "-" else Path(input_path).stem
+        out = Path("results") / f"answers_{stem}_{time.strftime('%Y%m%d-%H%M%S')}"
+    errors = answered = 0
+    with user_errors():
+        for record in api.solve_many(input_path, method, out=out, concurrency=concurrency,
+                                     progress=progress, options=make_options(kw), notify=notify,
+                                     fields=fields, calibration=calibration):
+            answered += 1
+            errors += record["error"] is not None
+            if as_jsonl:
+                click.echo(json.dumps(record, ensure_ascii=False))
+    if out is not None:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        click.echo(summary_line(summary), err=as_jsonl)
+        click.echo(f"wrote {out}/answers.jsonl, answers.csv and summary.json", err=as_jsonl)
     else:
-        print_solution(result)
+        notify(f"{answered} answered, {errors} error(s)")
+    if errors:
+        raise click.ClickException(f"{errors} problem(s) ended in an error (see 'error' in the "
+                                   "answers); rerun the same command to retry them")
+
+
+def summary_line(summary: dict) -> str:
+    """What a solve --input job did, in one line."""
+    text = (f"{summary['method']}: {summary['answered']} of {summary['problems']} answered"
+            + (f", {summary['errors']} error(s)" if summary["errors"] else "")
+            + f"; {format_cost(summary['total_cost_usd'])}")
+    if summary["cost_per_problem_usd"] is not None:
+        text += f" (${summary['cost_per_problem_usd']:.6f} per problem)"
+    if "escalation_rate" in summary:
+        text += f"; escalated {summary['escalation_rate']:.1%}"
+    if summary["graded"]:
+        low, high = summary["accuracy_ci"]
+        text += (f"; accuracy {summary['accuracy']:.1%} [{low:.0%}, {high:.0%}] on "
+                 f"{summary['graded']} rows with an answer")
+    return text
 
 
 def print_solution(result: dict) -> None:
@@ -285,27 +389,20 @@ def print_solution(result: dict) -> None:
 @click.option("--dataset", default="gsm8k", show_default=True,
               help="gsm8k, gsm8k-train, math500 (the Hub, or the offline copies in data/), or a file: "
                    ".jsonl, .json, .csv, .parquet.")
-@click.option("--question-field", "question_fields", multiple=True, metavar="FIELD",
-              help="The field holding the question (repeatable: SVAMP's Body and Question are "
-                   "joined with a space). Default: question or problem.")
-@click.option("--answer-field", metavar="FIELD",
-              help="The field holding the answer (\"9 (apples)\" is read as 9). Default: answer.")
-@click.option("--id-field", metavar="FIELD",
-              help="The field holding each problem's id. Default: id or unique_id, else FILE-ROW.")
+@field_options
 @click.option("--n", type=ProblemCount(), default="150", show_default=True,
               help="How many problems, sampled with --seed, or all.")
 @click.option("--seed", type=int, default=123, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
-@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
-              help="Problems solved at once.")
+@click.option("--concurrency", type=click.IntRange(1), default=DEFAULT_CONCURRENCY,
+              show_default=True, help="Problems solved at once.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold (chosen on other "
                    "problems) for the cascade and the router's agree-and-stop rule.")
 @model_options
-def eval_command(method, dataset, question_fields, answer_field, id_field, n, seed, out,
-                 concurrency, no_progress, calibration, **kw):
+def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibration, **kw):
     """Run methods on the same sample of problems and compare them.
 
     Each finished problem is appended to OUT/results_<method>.jsonl at once;
@@ -313,14 +410,13 @@ def eval_command(method, dataset, question_fields, answer_field, id_field, n, se
     retry the problems that ended in an error). Exits 1 when any did.
     """
     from math_router import api
-    from math_router.evals.datasets import Fields
     from math_router.evals.report import tradeoff_table
 
+    fields = fields_of(kw)
     with user_errors():
         run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                            progress=not no_progress, options=make_options(kw), notify=notify,
-                           fields=Fields(tuple(question_fields), answer_field, id_field),
-                           calibration=calibration)
+                           fields=fields, calibration=calibration)
     click.echo(tradeoff_table(run.comparison))
     click.echo(f"\nwrote {run.out}/comparison.json; python cli.py report {run.out} for the rest")
     if run.errors:
@@ -339,7 +435,8 @@ def eval_command(method, dataset, question_fields, answer_field, id_field, n, se
                    "orchestrator calls) or accuracy:llm (no less accurate than the llm).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the calibration run and calibration.json.")
-@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1), default=DEFAULT_CONCURRENCY,
+              show_default=True)
 @click.option("--no-progress", is_flag=True)
 @model_options
 def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):

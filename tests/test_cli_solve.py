@@ -126,7 +126,7 @@ def test_user_errors_are_one_line_on_stderr():
     assert_one_line_error(run_cli("solve", "1+1", "--method", "llm", "--model", "gpt-4o"),
                           "no OpenAI API key")
     assert_one_line_error(run_cli("solve", "1+1", "--price", "nonsense"), "--price wants NAME=IN,OUT")
-    assert_one_line_error(run_cli("solve"), "Missing argument 'QUESTION'")
+    assert_one_line_error(run_cli("solve"), "give a QUESTION, or --input FILE")
 
 
 def test_a_server_that_does_not_answer_is_one_line_without_the_key():

@@ -153,8 +153,8 @@ def test_resume_after_an_interruption_solves_only_what_is_missing(tmp_path):
         from math_router.engine.trace import Trace
         return Trace(method="llm", final_text=f"\\boxed{{{GOLD[question]}}}", seconds=0.01)
 
-    from math_router.evals.runner import prepare_run
-    prepare_run(out, PROBLEMS, {"dataset": GSM8K, "n": N, "seed": SEED}, {"llm": {}})
+    from math_router.evals.folders import EvalFolder
+    EvalFolder(out).prepare(PROBLEMS, {"dataset": GSM8K, "n": N, "seed": SEED}, {"llm": {}})
     with pytest.raises(KeyboardInterrupt):
         run_method(out, "llm", interrupted, PROBLEMS, concurrency=1, progress=False)
     assert len(read_records(out / "results_llm.jsonl")) == 3

@@ -1,9 +1,9 @@
 """The figures of a results folder: per method, per pair of methods, and against the llm.
 
 Every figure means what its name says:
-- `accuracy` is over the problems a method answered; problems that ended in an
-  error are counted in `errors`, never as wrong, and `complete` says whether
-  every problem has an answer.
+- `accuracy` is over the problems a method answered that have a gold answer
+  (`graded`); problems that ended in an error are counted in `errors`, never as
+  wrong, and `complete` says whether every problem has an answer.
 - tokens, seconds and cost are the method's own, as measured when each call
   ran (a response-cache hit keeps them); what this run spent is under `spent`.
 - comparisons between methods use only the problems both answered.
@@ -26,90 +26,130 @@ def answered(records: list[dict]) -> list[dict]:
     return [r for r in records if r["error"] is None]
 
 
+class Stats:
+    """One method's figures, gathered record by record (the latest record of each problem):
+    an eval's 150 problems or a `solve --input` job's 10,000 alike, in memory that does not
+    grow with the records (a few numbers per problem, not the records)."""
+
+    def __init__(self):
+        self.attempted = self.errors = self.graded = self.correct = 0
+        self.seconds: list[float] = []
+        self.tokens: dict[str, int] = defaultdict(int)
+        self.tool_calls = 0
+        self.costs_known = True
+        self.total_cost = 0.0
+        self.spent: dict[str, float] = defaultdict(float)
+        self.spent_known = True
+        self.models: dict[str, set] = defaultdict(set)
+        self.devices: set[str] = set()
+        self.ended: dict[str, int] = defaultdict(int)
+        self.groups: dict[str, dict[str, list[bool]]] = {"subject": defaultdict(list),
+                                                         "level": defaultdict(list)}
+        self.voted = self.escalated = 0
+        self.batch_calls = 0
+
+    def add(self, r: dict) -> None:
+        self.attempted += 1
+        if r.get("device"):
+            self.devices.add(r["device"])
+        spent = r.get("spent") or {}
+        if spent:
+            cost = spent.get("cost_usd")
+            self.spent_known &= cost is not None
+            self.spent["cost_usd"] += cost or 0.0
+            for key in ("input_tokens", "output_tokens", "seconds", "calls", "cached_calls"):
+                self.spent[key] += spent.get(key, 0) or 0
+        if r["error"] is not None:
+            self.errors += 1
+            return
+        if r["correct"] is not None:
+            self.graded += 1
+            self.correct += bool(r["correct"])
+            for key, groups in self.groups.items():
+                value = (r.get("meta") or {}).get(key)
+                if value is not None:
+                    groups[str(value)].append(bool(r["correct"]))
+        if r["seconds"] is not None:
+            self.seconds.append(r["seconds"])
+        self.tokens["input_tokens"] += r["input_tokens"]
+        self.tokens["output_tokens"] += r["output_tokens"]
+        for component in ("orchestrator", "specialist"):
+            usage = (r["usage"] or {}).get(component, {})
+            for kind in ("input_tokens", "output_tokens"):
+                self.tokens[f"{component}_{kind}"] += usage.get(kind, 0)
+        self.tool_calls += r["tool_calls"]
+        self.batch_calls += r.get("batch_calls") or 0
+        self.costs_known &= r["cost_usd"] is not None
+        self.total_cost += r["cost_usd"] or 0.0
+        for component, name in r["models"].items():
+            self.models[component].add(name)
+        if r.get("ended"):
+            self.ended[r["ended"]] += 1
+        if "escalated" in r:
+            self.voted += 1
+            self.escalated += bool(r["escalated"])
+
+    def figures(self, expected: int | None = None) -> dict:
+        n_done = self.attempted - self.errors
+        interval = wilson_interval(self.correct, self.graded)
+        total = self.total_cost if self.costs_known else None
+        orchestrator_tokens = self.tokens["orchestrator_input_tokens"] \
+            + self.tokens["orchestrator_output_tokens"]
+        return {
+            "n": n_done,
+            "attempted": self.attempted,
+            "errors": self.errors,
+            "complete": self.errors == 0 and (expected is None or self.attempted == expected),
+            "graded": self.graded,
+            "correct": self.correct,
+            "accuracy": self.correct / self.graded if self.graded else None,
+            "accuracy_ci": list(interval) if interval else None,
+            "mean_seconds": statistics.fmean(self.seconds) if self.seconds else None,
+            "median_seconds": statistics.median(self.seconds) if self.seconds else None,
+            "input_tokens": self.tokens["input_tokens"],
+            "output_tokens": self.tokens["output_tokens"],
+            "orchestrator_input_tokens": self.tokens["orchestrator_input_tokens"],
+            "orchestrator_output_tokens": self.tokens["orchestrator_output_tokens"],
+            "orchestrator_tokens_per_problem": orchestrator_tokens / n_done if n_done else None,
+            "specialist_input_tokens": self.tokens["specialist_input_tokens"],
+            "specialist_output_tokens": self.tokens["specialist_output_tokens"],
+            "tool_calls_per_problem": self.tool_calls / n_done if n_done else None,
+            "total_cost_usd": total,
+            "cost_per_problem_usd": None if total is None or not n_done else total / n_done,
+            "batch_calls": self.batch_calls,
+            "spent": {
+                "input_tokens": int(self.spent["input_tokens"]),
+                "output_tokens": int(self.spent["output_tokens"]),
+                "seconds": self.spent["seconds"],
+                "cost_usd": self.spent["cost_usd"] if self.spent_known else None,
+                "calls": int(self.spent["calls"]),
+                "cached_calls": int(self.spent["cached_calls"]),
+            },
+            "models": {c: sorted(v) for c, v in self.models.items()},
+            "device": sorted(self.devices),
+            "ended": dict(self.ended) or None,
+            **({"escalation_rate": self.escalated / self.voted} if self.voted else {}),
+            **self._breakdown(),
+        }
+
+    def _breakdown(self) -> dict:
+        """Accuracy by subject and by level, where the problems say (MATH-500 does)."""
+        result = {}
+        for key, groups in self.groups.items():
+            if groups:
+                result[f"by_{key}"] = {
+                    name: {"n": len(v), "correct": sum(v), "accuracy": sum(v) / len(v),
+                           "accuracy_ci": list(wilson_interval(sum(v), len(v)))}
+                    for name, v in sorted(groups.items())}
+        return result
+
+
 def method_stats(records: list[dict], expected: int | None = None) -> dict:
     """One method's figures from its latest record per problem."""
-    done = answered(records)
-    correct = sum(bool(r["correct"]) for r in done)
-    seconds = [r["seconds"] for r in done if r["seconds"] is not None]
-    costs = [r["cost_usd"] for r in done]
-    total = None if any(c is None for c in costs) else sum(costs)
-    n_done = len(done)
-
-    def tokens(component: str, kind: str) -> int:
-        return sum(r["usage"].get(component, {}).get(kind, 0) for r in done if r["usage"])
-
-    models: dict[str, set] = defaultdict(set)
-    for r in done:
-        for component, name in r["models"].items():
-            models[component].add(name)
-    spent = [r.get("spent") or {} for r in records]
-    spent_costs = [s.get("cost_usd") for s in spent if s]
-    interval = wilson_interval(correct, n_done)
-    return {
-        "n": n_done,
-        "attempted": len(records),
-        "errors": len(records) - n_done,
-        "complete": len(records) - n_done == 0 and (expected is None or len(records) == expected),
-        "correct": correct,
-        "accuracy": correct / n_done if n_done else None,
-        "accuracy_ci": list(interval) if interval else None,
-        "mean_seconds": statistics.fmean(seconds) if seconds else None,
-        "median_seconds": statistics.median(seconds) if seconds else None,
-        "input_tokens": sum(r["input_tokens"] for r in done),
-        "output_tokens": sum(r["output_tokens"] for r in done),
-        "orchestrator_input_tokens": tokens("orchestrator", "input_tokens"),
-        "orchestrator_output_tokens": tokens("orchestrator", "output_tokens"),
-        "orchestrator_tokens_per_problem": (tokens("orchestrator", "input_tokens")
-                                            + tokens("orchestrator", "output_tokens")) / n_done
-        if n_done else None,
-        "specialist_input_tokens": tokens("specialist", "input_tokens"),
-        "specialist_output_tokens": tokens("specialist", "output_tokens"),
-        "tool_calls_per_problem": sum(r["tool_calls"] for r in done) / n_done if n_done else None,
-        "total_cost_usd": total,
-        "cost_per_problem_usd": None if total is None or not n_done else total / n_done,
-        "spent": {
-            "input_tokens": sum(s.get("input_tokens", 0) for s in spent),
-            "output_tokens": sum(s.get("output_tokens", 0) for s in spent),
-            "seconds": sum(s.get("seconds", 0.0) or 0.0 for s in spent),
-            "cost_usd": None if any(c is None for c in spent_costs) else sum(spent_costs),
-            "calls": sum(s.get("calls", 0) for s in spent),
-            "cached_calls": sum(s.get("cached_calls", 0) for s in spent),
-        },
-        "models": {c: sorted(v) for c, v in models.items()},
-        "device": sorted({r["device"] for r in records if r.get("device")}),
-        "ended": _ended(done),
-        **cascade_stats(done),
-        **breakdown(done),
-    }
-
-
-def _ended(records: list[dict]) -> dict | None:
-    """How many problems ended each way (the router: on the specialist's vote, by the
-    orchestrator, or with the specialist's answer standing when the orchestrator stated none)."""
-    ways = [r.get("ended") for r in records if r.get("ended")]
-    if not ways:
-        return None
-    counts: dict[str, int] = defaultdict(int)
-    for way in ways:
-        counts[way] += 1
-    return dict(counts)
-
-
-def breakdown(records: list[dict]) -> dict:
-    """Accuracy by subject and by level, where the problems say (MATH-500 does)."""
-    result = {}
-    for key in ("subject", "level"):
-        groups: dict[str, list[bool]] = defaultdict(list)
-        for r in records:
-            value = (r.get("meta") or {}).get(key)
-            if value is not None:
-                groups[str(value)].append(bool(r["correct"]))
-        if groups:
-            result[f"by_{key}"] = {
-                name: {"n": len(v), "correct": sum(v), "accuracy": sum(v) / len(v),
-                       "accuracy_ci": list(wilson_interval(sum(v), len(v)))}
-                for name, v in sorted(groups.items())}
-    return result
+    stats = Stats()
+    for r in records:
+        stats.add(r)
+    return {**stats.figures(expected), **cascade_stats(answered(records))}
 
 
 def cascade_stats(records: list[dict]) -> dict:
@@ -117,8 +157,7 @@ def cascade_stats(records: list[dict]) -> dict:
     if not voted:
         return {}
     vote_only = any(r.get("vote_only") for r in voted)
-    return {"escalation_rate": sum(r["escalated"] for r in voted) / len(voted),
-            "mean_agreement": statistics.fmean(r["agreement"] for r in voted),
+    return {"mean_agreement": statistics.fmean(r["agreement"] for r in voted),
             "threshold": voted[0]["threshold"],
             "threshold_curve": threshold_curve(voted, vote_only),
             **({"vote_only": True} if vote_only else {})}

@@ -40,7 +40,7 @@ ID_FIELDS = ("id", "unique_id", "ID", "idx")
 class Problem:
     id: str
     question: str
-    gold: str  # GSM8K: the number after ####; MATH-500: the LaTeX answer; a file: as written
+    gold: str | None  # GSM8K: the number after ####; MATH-500: LaTeX; a file: as written; None: ungraded
     dataset: str  # how to grade it: "gsm8k" (a number) or "math500" (math-verify)
     meta: dict = attrs.field(factory=dict)  # MATH-500: subject and level
     source: str = ""  # where it came from: gsm8k, math500, or the file's name
@@ -73,6 +73,62 @@ def load_problems(spec: str, n: int | None = None, seed: int = 123,
 
 
 def load_all(spec: str, fields: Fields = Fields(), notify=None) -> list[Problem]:
+    problems = _load_all(spec, fields, notify)
+    check_unique_ids(problems, spec)
+    return problems
+
+
+def load_inputs(spec: str, fields: Fields = Fields(), stdin=None) -> list[Problem]:
+    """A user's own problems (`solve --input`): a file, or `-` for JSONL on `stdin`.
+
+    Rows need no answer; a row that has one (the answer field, `answer` unless
+    named) is graded too. The question field is `question` or `problem` unless named.
+    """
+    if spec == "-":
+        import sys
+
+        path, rows = Path("stdin"), _jsonl_lines((stdin or sys.stdin), "stdin")
+        if not rows:
+            raise UserError("stdin holds no problems")
+    else:
+        path = Path(spec).expanduser()
+        rows = _file_rows(path, "--input wants a file (.jsonl, .json, .csv, .parquet) or - for "
+                                f"JSONL on stdin; there is no file {spec}")
+    if not fields.question and not any(f in rows[0] for f in ("question", "problem")):
+        raise UserError(f"{path}: its rows have the fields {', '.join(map(str, rows[0]))}; say "
+                        "which holds the question with --question-field")
+    problems = [mapped_problem(row, i, fields, path, need_answer=False) for i, row in enumerate(rows)]
+    check_unique_ids(problems, spec)
+    return problems
+
+
+def rows_to_problems(rows, fields: Fields = Fields()) -> list[Problem]:
+    """A user's own problems given in code: dicts (read as `load_inputs` reads a file's rows)
+    or question strings (ids rows-0, rows-1, ...)."""
+    rows = [{"question": r} if isinstance(r, str) else r for r in rows]
+    if not rows:
+        raise UserError("no problems were given")
+    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise UserError(f"row {bad + 1} is neither a dict nor a question string")
+    problems = [mapped_problem(row, i, fields, Path("rows"), need_answer=False)
+                for i, row in enumerate(rows)]
+    check_unique_ids(problems, "rows")
+    return problems
+
+
+def check_unique_ids(problems: list[Problem], spec: str) -> None:
+    """Refuse two rows with one id (`1` and `"1"` are one id): their results would replace
+    each other."""
+    seen: dict[str, int] = {}
+    for index, problem in enumerate(problems):
+        if problem.id in seen:
+            raise UserError(f"{spec}: rows {seen[problem.id] + 1} and {index + 1} have the same id "
+                            f"{problem.id!r}; ids must be unique (--id-field names the field)")
+        seen[problem.id] = index
+
+
+def _load_all(spec: str, fields: Fields, notify) -> list[Problem]:
     if spec in HUB and not fields.given:
         try:
             rows = _hub_rows(spec)
@@ -86,12 +142,8 @@ def load_all(spec: str, fields: Fields = Fields(), notify=None) -> list[Problem]
             rows = read_rows(copy)
         return [to_problem(row, i, spec) for i, row in enumerate(rows)]
     path = Path(spec).expanduser()
-    if not path.is_file():
-        raise UserError(f"--dataset wants {', '.join(HUB)}, or a file (.jsonl, .json, .csv, "
-                        f".parquet); {spec} is neither")
-    rows = read_rows(path)
-    if not rows:
-        raise UserError(f"{path} holds no problems")
+    rows = _file_rows(path, f"--dataset wants {', '.join(HUB)}, or a file (.jsonl, .json, .csv, "
+                            f".parquet); {spec} is neither")
     known = _shipped_copy(path)
     if known and not fields.given:
         return [to_problem(row, i, known) for i, row in enumerate(rows)]
@@ -106,6 +158,16 @@ def load_all(spec: str, fields: Fields = Fields(), notify=None) -> list[Problem]
         fields = Fields(("question",) if shape == "gsm8k" else ("problem",), "answer")
         return [mapped_problem(row, i, fields, path, grader) for i, row in enumerate(rows)]
     return [mapped_problem(row, i, fields, path) for i, row in enumerate(rows)]
+
+
+def _file_rows(path: Path, missing: str) -> list[dict]:
+    """The rows of a file that must hold some; `missing` is the line when there is no file."""
+    if not path.is_file():
+        raise UserError(missing)
+    rows = read_rows(path)
+    if not rows:
+        raise UserError(f"{path} holds no problems")
+    return rows
 
 
 def _shape_of(row: dict) -> str | None:
@@ -138,26 +200,44 @@ def to_problem(row: dict, index: int, name: str) -> Problem:
 
 
 def mapped_problem(row: dict, index: int, fields: Fields, path: Path,
-                   grader: str | None = None) -> Problem:
-    """A row of any shape, read through `fields`."""
+                   grader: str | None = None, need_answer: bool = True) -> Problem:
+    """A row of any shape, read through `fields`.
+
+    Without `need_answer` (a user's own problems), a row without the default answer
+    field is ungraded (gold None); a field the user named must be there.
+    """
     where = f"{path.name}:{index + 1}"
+    if not row:
+        raise UserError(f"{where} is an empty row")
     question_fields = fields.question or (("question",) if "question" in row else ("problem",))
-    missing = [f for f in (*question_fields, fields.answer or "answer") if f not in row]
+    answer_field = fields.answer or "answer"
+    wanted = (*question_fields, answer_field) if need_answer or fields.answer else question_fields
+    missing = [f for f in wanted if f not in row]
     if missing:
         raise UserError(f"{where} has no field {', '.join(missing)} (its fields: "
                         f"{', '.join(map(str, row))})")
-    question = " ".join(str(row[f]).strip() for f in question_fields if str(row[f]).strip())
-    gold = str(row[fields.answer or "answer"]).strip()
-    if "####" in gold:  # a GSM8K-style worked answer
+    for name in (*question_fields, answer_field):
+        if isinstance(row.get(name), (list, dict)):
+            raise UserError(f"{where}: the field {name} holds a {type(row[name]).__name__}, "
+                            "not text")
+    question = " ".join(str(row[f]).strip() for f in question_fields
+                        if row[f] is not None and str(row[f]).strip())
+    raw = row.get(answer_field)
+    gold = None if raw is None else str(raw).strip()
+    if gold and "####" in gold:  # a GSM8K-style worked answer
         gold = gold.split("####")[-1].strip()
-    if not question or not gold:
-        raise UserError(f"{where} has an empty {'question' if not question else 'answer'}")
+    if not question:
+        raise UserError(f"{where} has an empty question")
+    if not gold:
+        if need_answer or fields.answer:
+            raise UserError(f"{where} has an empty answer")
+        gold = None
     id_field = fields.id or next((f for f in ID_FIELDS if f in row), None)
     if fields.id and fields.id not in row:
         raise UserError(f"{where} has no field {fields.id}")
     problem_id = str(row[id_field]) if id_field else f"{path.stem}-{index}"
     # A gold that is a number ("18", "9 (apples)", 5.0) is graded as one; others with math-verify.
-    grader = grader or ("gsm8k" if to_number(gold) is not None else "math500")
+    grader = grader or ("gsm8k" if gold is None or to_number(gold) is not None else "math500")
     meta = {k: row[k] for k in ("subject", "level", "type") if k in row}
     return Problem(problem_id, question, gold, grader, meta, source=path.stem)
 
@@ -184,37 +264,44 @@ def read_rows(path: Path) -> list[dict]:
                 return data
             if not isinstance(data, dict):
                 raise UserError(f"{path} is not a list of JSON objects")
+            if data and all(isinstance(v, list) for v in data.values()):
+                raise UserError(f"{path} holds columns (an object of lists: "
+                                f"{', '.join(map(str, data))}); write one object per row, as a "
+                                "JSON list or JSONL")
             return [data]
-        return _jsonl_rows(path)
+        with path.open(encoding="utf-8") as f:
+            return _jsonl_lines(f, str(path))
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read {path}: {e}") from None
     except json.JSONDecodeError as e:
         raise UserError(f"{path}:{e.lineno} is not JSON") from None
 
 
-def _jsonl_rows(path: Path) -> list[dict]:
+def _jsonl_lines(lines, name: str) -> list[dict]:
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    try:
+        for number, line in enumerate(lines, 1):
             if line.strip():
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:
-                    raise UserError(f"{path}:{number} is not a JSON object") from None
+                    raise UserError(f"{name}:{number} is not a JSON object") from None
                 if not isinstance(row, dict):
-                    raise UserError(f"{path}:{number} is not a JSON object")
+                    raise UserError(f"{name}:{number} is not a JSON object")
                 rows.append(row)
+    except UnicodeDecodeError as e:
+        raise UserError(f"cannot read {name}: {e}") from None
     return rows
 
 
 def _parquet_rows(path: Path) -> list[dict]:
     try:
-        import datasets
+        import pyarrow.parquet
     except ImportError:
-        raise UserError("reading Parquet needs the datasets package: pip install datasets") from None
+        raise UserError("reading Parquet needs pyarrow: pip install pyarrow") from None
     try:
-        return list(datasets.Dataset.from_parquet(str(path)))
-    except Exception as e:
+        return pyarrow.parquet.read_table(path).to_pylist()
+    except Exception as e:  # pyarrow's errors for a file that is not Parquet vary by version
         raise UserError(f"cannot read {path} as Parquet: {str(e).splitlines()[0]}") from None
 
 

@@ -66,8 +66,15 @@ def summary(trace: Trace) -> dict[str, Any]:
 
 
 def record(problem, method: str, trace: Trace | None, error: str | None = None) -> dict[str, Any]:
-    """One row of results_<method>.jsonl: the problem, the verdict, and where time and money went."""
+    """One row of results_<method>.jsonl: the problem, the verdict, and where time and money went.
+
+    A problem without gold (a user's own, `solve --input`) is not graded: `correct` is None
+    and so is `error`, which tells it from a failure.
+    """
     from math_router.evals.grading import is_correct
+
+    def graded(text: str) -> bool | None:
+        return None if problem.gold is None else is_correct(text, problem.gold, problem.dataset)
 
     # Reaching --max-turns is the method's own doing: a wrong answer (stopped says why),
     # not an error of the machinery.
@@ -80,8 +87,7 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "prediction": extract_answer(text or ""),
         "gold": problem.gold,
         # An error is not a wrong answer: it is counted apart.
-        "correct": None if error is not None else is_correct(text or "", problem.gold,
-                                                              problem.dataset),
+        "correct": None if error is not None else graded(text or ""),
         "final_text": trace.final_text if trace else None,
         "stopped": trace.stopped if trace else None,
         # The router: did the orchestrator answer, or did the specialist's agreed vote end it?
@@ -110,9 +116,23 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
                                for c in d["candidates"]],
                    sample_modes=d.get("sample_modes"), sample_answers=d.get("sample_answers"),
                    majority=d["majority"], **({"vote_only": True} if d.get("vote_only") else {}),
-                   majority_correct=d["majority"] is not None and is_correct(
-                       f"\\boxed{{{d['majority']}}}", problem.gold, problem.dataset))
+                   majority_correct=None if problem.gold is None else d["majority"] is not None
+                   and bool(graded(f"\\boxed{{{d['majority']}}}")))
     return row
+
+
+def answer_record(problem, method: str, trace: Trace | None, error: str | None = None) -> dict[str, Any]:
+    """One row of answers.jsonl (`solve --input`): the eval record with the question and the
+    answer first, so a row reads on its own; gold and correct are None where the input had no
+    answer."""
+    row = record(problem, method, trace, error)
+    return {"id": row.pop("id"), "question": problem.question, "answer": row.pop("prediction"),
+            **row}
+
+
+def latest_records(records: list[dict]) -> dict[str, dict]:
+    """The last record of each problem, by id (a retried error is followed by its new record)."""
+    return {r["id"]: r for r in records}
 
 
 def device_of(trace: Trace) -> str | None:
@@ -142,5 +162,9 @@ def read_records(path: Path) -> list[dict]:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                raise UserError(f"{path}:{number} is not a JSON record; the file is damaged") from None
+                raise damaged(path, number) from None
     return records
+
+
+def damaged(path: Path, number: int) -> UserError:
+    return UserError(f"{path}:{number} is not a JSON record; the file is damaged")

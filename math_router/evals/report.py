@@ -6,7 +6,6 @@ the file and the line.
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
 from math_router.evals.compare import BASELINE, compare, reprice
 from math_router.evals.methods import METHODS
-from math_router.evals.records import read_records
-from math_router.evals.runner import latest_records, read_json, write_json_atomic
+from math_router.evals.folders import EvalFolder, read_json, write_json_atomic
+from math_router.evals.records import latest_records, read_records
 
 
 def load_results(out: Path, prices: dict[str, Price] | None = None) -> dict[str, list[dict]]:
@@ -46,7 +45,7 @@ def write_comparison(out: Path, results: dict[str, list[dict]] | None = None) ->
     """comparison.json: per method the figures of the tables, the pairwise tests, the prices."""
     results = load_results(out) if results is None else results
     info = read_json(out / "run.json") if (out / "run.json").exists() else {}
-    comparison = compare(results, _sample_size(out))
+    comparison = compare(results, EvalFolder(out).sample_size())
     for method, stats in comparison["methods"].items():
         entry = info.get("methods", {}).get(method, {})
         stats["settings"] = entry.get("settings", {})
@@ -263,11 +262,4 @@ def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
-
-def _sample_size(out: Path) -> int | None:
-    samples = out / "samples.csv"
-    if not samples.exists():
-        return None
-    with samples.open(newline="", encoding="utf-8") as f:
-        return sum(1 for _ in csv.DictReader(f))
 

@@ -1,106 +1,55 @@
-"""Run a method over problems: a pool of workers, a progress bar, append-only results, resume.
+"""Solve problems in a pool of workers, appending each finished record to a JSONL file at once.
 
-Each finished record is appended to `results_<method>.jsonl` and flushed to
-disk at once, so a killed run keeps every finished record and a rerun into the
-same folder skips them; a problem that ended in an error is tried again and its
-new record appended. A record is never rewritten.
+One runner for both jobs that answer many problems: an eval method's
+results_<method>.jsonl and `solve --input`'s answers.jsonl. Each record is
+written and fsynced as it finishes, so a killed run keeps every finished record
+and a rerun into the same file skips them; a problem whose latest record is an
+error is tried again and its new record appended. A record is never rewritten.
+
+Memory stays flat in the number of problems: records go to disk, not into a
+list; what a resume needs of the file is each id's latest line (offset, error or
+not, graded verdict), read by `scan`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+import queue
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator, Protocol
+
+import attrs
 
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.trace import Trace
 from math_router.evals.datasets import Problem
-from math_router.evals.records import read_records, record
 
 SolveFn = Callable[[str], Trace]
+RecordFn = Callable[[Problem, "Trace | None", "str | None"], dict]
+
+# The same error on this many problems in a row stops the run: the rest would fail alike.
+SAME_ERROR_LIMIT = 5
 
 
-def results_path(out: Path, method: str) -> Path:
-    return out / f"results_{method}.jsonl"
+@attrs.frozen
+class Finished:
+    """What a resume needs of a problem's latest record."""
+
+    offset: int  # where its line starts in the file
+    error: bool
+    correct: bool | None
+    question: str | None = None  # answers.jsonl records the question; results files do not
 
 
-def check_rerun(out: Path, problems: list[Problem], settings: dict[str, dict]) -> None:
-    """Refuse a run into `out` that would mix problems or settings; reads only."""
-    samples = out / "samples.csv"
-    if samples.exists():
-        with samples.open(newline="", encoding="utf-8") as f:
-            saved = [(row.get("id"), row.get("question")) for row in csv.DictReader(f)]
-        if saved != [(p.id, p.question) for p in problems]:
-            raise UserError(f"{out} holds results for other problems (see its samples.csv): "
-                            "pass the same --dataset, --n and --seed, or a fresh --out")
-    info_path = out / "run.json"
-    info = read_json(info_path) if info_path.exists() else {}
-    for method, wanted in settings.items():
-        before = info.get("methods", {}).get(method, {}).get("settings")
-        if before is not None and results_path(out, method).exists() and before != wanted:
-            changed = sorted(k for k in set(before) | set(wanted) if before.get(k) != wanted.get(k))
-            raise UserError(f"{results_path(out, method)} was made with other settings "
-                            f"({', '.join(changed)}): use the same flags to resume, or a fresh --out")
+class Workers(Protocol):
+    """Told when a worker thread starts and stops taking problems (a batching model counts
+    them to know when every live worker is waiting for it)."""
 
+    def join(self) -> None: ...
 
-def prepare_run(out: Path, problems: list[Problem], run_info: dict,
-                settings: dict[str, dict]) -> None:
-    """Create the folder (samples.csv, run.json), or check that a rerun matches it.
-
-    Everything is checked before anything is written, so a refused rerun
-    changes nothing on disk. `settings` holds, per method, what shapes its
-    results; a method whose results file exists must match what made it.
-    """
-    check_rerun(out, problems, settings)
-    samples = out / "samples.csv"
-    info_path = out / "run.json"
-    info = read_json(info_path) if info_path.exists() else {}
-    out.mkdir(parents=True, exist_ok=True)
-    if not samples.exists():
-        with samples.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["id", "question", "gold"])
-            writer.writerows([p.id, p.question, p.gold] for p in problems)
-    info.setdefault("created", run_info.get("started"))
-    info.update({k: v for k, v in run_info.items() if k not in ("methods", "environment")})
-    methods = info.setdefault("methods", {})
-    for method, wanted in settings.items():
-        entry = methods.setdefault(method, {})
-        entry["settings"] = wanted
-        # What it ran on when it started; a resume keeps the first and notes the latest.
-        entry.setdefault("environment", run_info.get("environment", {}))
-        entry["last_environment"] = run_info.get("environment", {})
-    write_json_atomic(info_path, info)
-
-
-def record_served_models(out: Path, method: str, models: dict[str, str]) -> None:
-    """Add the model names the servers reported (they may differ from the names asked for)."""
-    if not models:
-        return
-    info_path = out / "run.json"
-    info = read_json(info_path)
-    entry = info.setdefault("methods", {}).setdefault(method, {})
-    if entry.get("served_models") != models:
-        entry["served_models"] = models
-        write_json_atomic(info_path, info)
-
-
-def read_json(path: Path) -> dict:
-    """A JSON file of ours; a damaged one is named in one line, never a traceback."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read {path}: {e}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path} is damaged (not JSON at line {e.lineno}): move it aside or use "
-                        "a fresh --out") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path} is damaged (not a JSON object)")
-    return data
+    def leave(self) -> None: ...
 
 
 def drop_torn_tail(path: Path) -> None:
@@ -110,122 +59,234 @@ def drop_torn_tail(path: Path) -> None:
     """
     if not path.exists():
         return
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
     data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
+    with path.open("r+b") as f:
+        f.truncate(data.rfind(b"\n") + 1)
 
 
-# The same error on this many problems in a row stops the run: the rest would fail alike.
-SAME_ERROR_LIMIT = 5
+def scan(path: Path) -> dict[str, Finished]:
+    """Each problem's latest record in `path` (a retried error is followed by its new record),
+    read line by line; a torn last line is not a record."""
+    from math_router.evals.records import damaged
+
+    latest: dict[str, Finished] = {}
+    if not path.exists():
+        return latest
+    with path.open("rb") as f:
+        offset = 0
+        for number, line in enumerate(f, 1):
+            start, offset = offset, offset + len(line)
+            if not line.endswith(b"\n") or not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                latest[r["id"]] = Finished(start, r["error"] is not None, r.get("correct"),
+                                           r.get("question"))
+            except (ValueError, KeyError, TypeError):
+                raise damaged(path, number) from None
+    return latest
 
 
-def run_method(out: Path, method: str, solve: SolveFn, problems: list[Problem],
-               concurrency: int = 1, progress: bool = True) -> list[dict]:
-    """Solve every problem without a good record; returns this method's latest records.
+def read_at(path: Path, offsets: Iterable[int]) -> Iterator[dict]:
+    """The records that start at `offsets`, in that order."""
+    offsets = list(offsets)
+    if not offsets:
+        return
+    with path.open("rb") as f:
+        for offset in offsets:
+            f.seek(offset)
+            yield json.loads(f.readline())
 
-    A problem whose record is an error is tried again: its new record is
-    appended, and readers take the latest record of each problem.
+
+class Tally:
+    """Running figures for the progress line: answered, errors, accuracy where graded, spent."""
+
+    def __init__(self, finished: dict[str, Finished]):
+        self.latest = {i: (f.error, f.correct) for i, f in finished.items()}
+        self.spent_usd: float | None = 0.0  # by this run
+
+    def add(self, record: dict) -> None:
+        self.latest[record["id"]] = (record["error"] is not None, record.get("correct"))
+        spent = (record.get("spent") or {}).get("cost_usd") if record["error"] is None else 0.0
+        self.spent_usd = None if self.spent_usd is None or spent is None else self.spent_usd + spent
+
+    def text(self) -> str:
+        errors = sum(error for error, _ in self.latest.values())
+        graded = [correct for error, correct in self.latest.values() if not error and correct is not None]
+        parts = [f"acc {sum(graded) / len(graded):.1%}"] if graded else []
+        if errors:
+            parts.append(f"{errors} errors")
+        parts.append("spent: unknown price" if self.spent_usd is None else f"${self.spent_usd:.4f} spent")
+        return ", ".join(parts)
+
+
+def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path: Path | None,
+        label: str, concurrency: int = 1, progress: bool = True,
+        workers: Workers | None = None, status: Callable[[], str] | None = None) -> Iterator[dict]:
+    """Solve every problem without a good record in `path`, yielding each new record once it
+    is on disk (`path` None: nothing is written, nothing resumes).
+
+    The same error `SAME_ERROR_LIMIT` times in a row stops the run with a UserError,
+    keeping what finished. `status` adds a line of its own to the progress bar (the
+    Batch API's state).
     """
-    path = results_path(out, method)
-    drop_torn_tail(path)
-    latest = latest_records(read_records(path))
-    wanted = {p.id for p in problems}
-    if set(latest) - wanted:
-        raise UserError(f"{path} has records for problems outside this sample")
-    todo = [p for p in problems if p.id not in latest or latest[p.id]["error"] is not None]
-    bar = _progress(method, len(problems), len(problems) - len(todo), list(latest.values())) \
-        if progress else None
+    finished: dict[str, Finished] = {}
+    if path is not None:
+        drop_torn_tail(path)
+        finished = scan(path)
+    todo = [p for p in problems if p.id not in finished or finished[p.id].error]
+    tally = Tally(finished)
+    bar = _progress(label, len(problems), len(problems) - len(todo), tally) if progress else None
+    ticker = _Ticker(bar, tally, status) if bar is not None and status is not None else None
     streak: list[str] = []
+    sink = path.open("a", encoding="utf-8") if path is not None else None
     try:
-        with path.open("a", encoding="utf-8") as sink:
-            for rec in _solve_all(method, solve, todo, concurrency):
+        for rec in _solve_all(solve, make_record, todo, concurrency, workers):
+            if sink is not None:
                 sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 sink.flush()
                 os.fsync(sink.fileno())
-                latest[rec["id"]] = rec
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(_accuracy_text(list(latest.values())))
-                if rec["error"] is None:
-                    streak = []
-                elif streak and streak[-1] == rec["error"]:
-                    streak.append(rec["error"])
-                else:
-                    streak = [rec["error"]]
-                if len(streak) >= SAME_ERROR_LIMIT:
-                    raise UserError(f"{method}: the same error on {SAME_ERROR_LIMIT} problems in a row, "
-                                    f"so the run stopped (finished problems are kept; rerun to "
-                                    f"retry): {streak[-1]}")
+            tally.add(rec)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(_postfix(tally, status))
+            yield rec
+            if rec["error"] is None:
+                streak = []
+            elif streak and streak[-1] == rec["error"]:
+                streak.append(rec["error"])
+            else:
+                streak = [rec["error"]]
+            if len(streak) >= SAME_ERROR_LIMIT:
+                raise UserError(f"{label}: the same error on {SAME_ERROR_LIMIT} problems in a row, "
+                                f"so the run stopped (finished problems are kept; rerun to "
+                                f"retry): {streak[-1]}")
     finally:
+        if ticker is not None:
+            ticker.stop()
+        if sink is not None:
+            sink.close()
         if bar is not None:
             bar.close()
-    return [latest[p.id] for p in problems if p.id in latest]
 
 
-def latest_records(records: list[dict]) -> dict[str, dict]:
-    """The last record of each problem, by id (a retried error is followed by its new record)."""
-    return {r["id"]: r for r in records}
+def run_method(out: Path, method: str, solve: SolveFn, problems: list[Problem],
+               concurrency: int = 1, progress: bool = True, workers: Workers | None = None,
+               status: Callable[[], str] | None = None) -> list[dict]:
+    """An eval method over its problems into out/results_<method>.jsonl; returns the latest
+    record of each problem, in the problems' order."""
+    from math_router.evals.folders import EvalFolder
+    from math_router.evals.records import record
+
+    path = EvalFolder(out).results(method)
+    outside = set(scan(path)) - {p.id for p in problems}
+    if outside:
+        raise UserError(f"{path} has records for problems outside this sample")
+    for _ in run(problems, solve, lambda p, t, e: record(p, method, t, e), path=path,
+                 label=method, concurrency=concurrency, progress=progress, workers=workers,
+                 status=status):
+        pass
+    latest = scan(path)
+    ids = [p.id for p in problems if p.id in latest]
+    return list(read_at(path, [latest[i].offset for i in ids]))
 
 
-def _solve_all(method: str, solve: SolveFn, problems: list[Problem], concurrency: int):
-    """Yield records as problems finish; stop everything on a systemic failure."""
+def _solve_all(solve: SolveFn, make_record: RecordFn, problems: list[Problem], concurrency: int,
+               workers: Workers | None) -> Iterator[dict]:
+    """Yield records as problems finish; stop everything on a systemic failure.
+
+    Each worker thread takes the next problem itself when it finishes one, so a
+    batching model (`workers`) sees the same live workers from start to end.
+    """
     def attempt(problem: Problem) -> dict:
         try:
-            return record(problem, method, solve(problem.question))
+            return make_record(problem, solve(problem.question), None)
         except TransportError as e:
             if e.systemic:
                 raise
-            return record(problem, method, None, error=str(e))
+            return make_record(problem, None, str(e))
         except UserError:
             raise  # a setup mistake: the same for every problem
         except Exception as e:  # one problem's failure is recorded, the run goes on
-            return record(problem, method, None, error=f"{type(e).__name__}: {e}")
+            return make_record(problem, None, f"{type(e).__name__}: {e}")
 
     pending = iter(problems)
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
-    running = set()
-    clean = False
+    lock = threading.Lock()
+    stop = threading.Event()
+    results: queue.Queue = queue.Queue()
+
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                with lock:
+                    problem = next(pending, None)
+                if problem is None:
+                    return
+                try:
+                    results.put(("record", attempt(problem)))
+                except BaseException as e:  # systemic: the run stops
+                    results.put(("raise", e))
+                    return
+        finally:
+            if workers is not None:
+                workers.leave()
+            results.put(("done", None))
+
+    count = min(max(1, concurrency), len(problems))
+    threads = [threading.Thread(target=worker, name=f"solve-{i}", daemon=True)
+               for i in range(count)]
+    for thread in threads:
+        if workers is not None:
+            workers.join()
+        thread.start()
+    done = 0
     try:
-        for problem in pending:
-            running.add(pool.submit(attempt, problem))
-            if len(running) >= concurrency:
-                break
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield future.result()
-                nxt = next(pending, None)
-                if nxt is not None:
-                    running.add(pool.submit(attempt, nxt))
-        clean = True
+        while done < count:
+            kind, value = results.get()
+            if kind == "done":
+                done += 1
+            elif kind == "raise":
+                raise value
+            else:
+                yield value
     finally:
         # On a failure or Ctrl-C, start nothing new; problems in flight are not recorded.
-        pool.shutdown(wait=clean, cancel_futures=True)
+        stop.set()
 
 
-def _progress(method: str, total: int, initial: int, records: list[dict]):
+def _postfix(tally: Tally, status: Callable[[], str] | None) -> str:
+    extra = status() if status is not None else ""
+    return tally.text() + (f"; {extra}" if extra else "")
+
+
+def _progress(label: str, total: int, initial: int, tally: Tally):
     from tqdm.auto import tqdm  # a widget in notebooks, a bar on terminals
 
-    bar = tqdm(total=total, initial=initial, desc=method, unit="problem", dynamic_ncols=True)
-    if records:
-        bar.set_postfix_str(_accuracy_text(records))
+    bar = tqdm(total=total, initial=initial, desc=label, unit="problem", dynamic_ncols=True)
+    if initial:
+        bar.set_postfix_str(tally.text())
     return bar
 
 
-def _accuracy_text(records: list[dict]) -> str:
-    answered = [r for r in records if r["error"] is None]
-    errors = len(records) - len(answered)
-    text = f"acc {sum(bool(r['correct']) for r in answered) / len(answered):.1%}" if answered else "acc -"
-    return text + (f", {errors} errors" if errors else "")
+class _Ticker:
+    """Refreshes the bar's status while no problem finishes (a batch may run for hours)."""
 
+    def __init__(self, bar, tally: Tally, status: Callable[[], str], every: float = 2.0):
+        self._stop = threading.Event()
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write via a temporary file, so a kill never leaves half a JSON file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+        def tick() -> None:
+            while not self._stop.wait(every):
+                bar.set_postfix_str(_postfix(tally, status))
 
+        threading.Thread(target=tick, name="progress", daemon=True).start()
 
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    def stop(self) -> None:
+        self._stop.set()

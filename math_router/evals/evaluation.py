@@ -1,0 +1,142 @@
+"""The two jobs that answer many problems, on the runner: an eval of methods on problems with
+gold answers, and `solve --input`, one method's answers to a user's own problems.
+
+Both take a built Setup (factory builds it; evals sits below factory) and the
+settings that shape each method's results, check the folder before anything is
+written, send one small request per API first (`preflight`), then run the
+runner. They differ in what they write: an eval, results_<method>.jsonl and
+comparison.json; answers, answers.jsonl, answers.csv and summary.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from pathlib import Path
+from typing import Callable, Iterator
+
+import attrs
+
+from math_router.evals.datasets import Problem
+from math_router.evals.folders import AnswerFolder, EvalFolder, write_json_atomic
+from math_router.evals.methods import METHODS, Setup, preflight
+from math_router.evals.records import answer_record
+from math_router.evals.runner import Workers, read_at, run, run_method, scan
+
+
+@attrs.frozen
+class Evaluation:
+    """A finished (or resumed) eval: its folder, the comparison and the latest record per problem."""
+
+    out: Path
+    comparison: dict
+    records: dict[str, list[dict]]
+
+    @property
+    def errors(self) -> int:
+        """Problems whose latest record is an error (rerun the eval to retry them)."""
+        return sum(r["error"] is not None for recs in self.records.values() for r in recs)
+
+
+# Problems solved at once: enough to keep a batched decoder and an API busy, few enough for a laptop.
+DEFAULT_CONCURRENCY = 4
+
+
+@attrs.frozen
+class Job:
+    """How a job runs, whatever it writes."""
+
+    setup: Setup
+    run_info: dict  # dataset or input, dates, environment: what run.json records
+    concurrency: int = DEFAULT_CONCURRENCY
+    progress: bool = True
+    notify: Callable[[str], None] = lambda _: None
+    served_models: Callable[[], dict] = dict  # model names the servers reported, after a run
+    workers: Workers | None = None  # told when workers start and stop (the Batch API's rounds)
+    status: Callable[[], str] | None = None  # a progress-line status of its own (the Batch API's)
+
+
+def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
+             settings: dict[str, dict]) -> Evaluation:
+    """Each method on the same problems into `out`; an existing `out` resumes."""
+    from math_router.evals.report import load_results, write_comparison
+
+    folder = EvalFolder(out)
+    folder.check(problems, settings)
+    preflight(job.setup, methods)
+    job.notify(f"results: {out}")
+    folder.prepare(problems, job.run_info, settings)
+    for method in methods:
+        run_method(out, method, functools.partial(METHODS[method], job.setup), problems,
+                   concurrency=job.concurrency, progress=job.progress, workers=job.workers,
+                   status=job.status)
+        folder.record_served_models(method, job.served_models())
+    results = load_results(out)
+    return Evaluation(out, write_comparison(out, results), results)
+
+
+# The columns of answers.csv: what a spreadsheet needs, the rest is in answers.jsonl.
+CSV_COLUMNS = ("id", "question", "answer", "gold", "correct", "error", "method", "ended",
+               "escalated", "cost_usd", "seconds", "input_tokens", "output_tokens", "models")
+
+
+def answer(job: Job, method: str, problems: list[Problem], out: Path | None,
+           settings: dict) -> Iterator[dict]:
+    """Answer every problem with `method`, yielding each answer record: those an earlier run
+    into `out` finished first, then each new one as soon as it is on disk. With `out`, the
+    folder's answers.csv and summary.json are written at the end."""
+    folder = AnswerFolder(out) if out is not None else None
+    if folder is not None:
+        folder.check(problems, settings)
+    preflight(job.setup, [method])
+    if folder is not None:
+        job.notify(f"answers: {out}")
+        folder.prepare(problems, job.run_info, settings)
+        done = scan(folder.answers)
+        yield from read_at(folder.answers, [done[p.id].offset for p in problems
+                                            if p.id in done and not done[p.id].error])
+    yield from run(problems, functools.partial(METHODS[method], job.setup),
+                   lambda p, t, e: answer_record(p, method, t, e),
+                   path=folder.answers if folder else None, label=method,
+                   concurrency=job.concurrency, progress=job.progress, workers=job.workers,
+                   status=job.status)
+    if folder is not None:
+        write_answers_csv(folder, problems)
+        write_json_atomic(folder.summary, summarize_answers(folder, problems, method, job))
+
+
+def latest_answers(folder: AnswerFolder, problems: list[Problem]) -> Iterator[dict]:
+    """The latest answer of each problem, in the input's order, read one at a time."""
+    done = scan(folder.answers)
+    yield from read_at(folder.answers, [done[p.id].offset for p in problems if p.id in done])
+
+
+def write_answers_csv(folder: AnswerFolder, problems: list[Problem]) -> None:
+    """answers.csv in the input's order, made anew from answers.jsonl (which stays the record)."""
+    tmp = folder.csv.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for r in latest_answers(folder, problems):
+            row = {**r, "models": "; ".join(f"{k}: {v}" for k, v in r["models"].items())}
+            writer.writerow(["" if row.get(c) is None else row[c] for c in CSV_COLUMNS])
+    tmp.replace(folder.csv)
+
+
+def summarize_answers(folder: AnswerFolder, problems: list[Problem], method: str, job: Job) -> dict:
+    """summary.json: how many were answered, what they cost, accuracy where rows had gold."""
+    from math_router.engine import pricing
+    from math_router.evals.compare import Stats
+
+    stats = Stats()
+    for r in latest_answers(folder, problems):
+        stats.add(r)
+    figures = stats.figures(len(problems))
+    answered = figures.pop("n")
+    info = folder.info()
+    return {"method": method, "problems": len(problems), "answered": answered,
+            "unanswered": len(problems) - figures["attempted"], **figures,
+            "served_models": job.served_models(),
+            "prices": {"date": pricing.PRICES_DATE, "source": pricing.PRICES_SOURCE},
+            "input": info.get("input"), "settings": info.get("settings"),
+            "environment": info.get("environment"), "created": info.get("created")}
