@@ -24,7 +24,7 @@ import attrs
 
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Trace
-from math_router.evals.evaluation import DEFAULT_CONCURRENCY, Evaluation
+from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY, Evaluation
 from math_router.factory import ModelOptions
 
 ALL_METHODS = ("llm", "router", "slm")  # what "all" means: the comparison the tool is about
@@ -88,7 +88,7 @@ def method_list(methods: str | Iterable[str]) -> list[str]:
 
 
 def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n: int | None = 150,
-             seed: int = 123, out: str | Path | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+             seed: int = 123, out: str | Path | None = None, concurrency: int | None = None,
              progress: bool = True, options: ModelOptions | None = None,
              notify: Callable[[str], None] | None = None, fields=None, calibration=None,
              **overrides) -> Evaluation:
@@ -111,12 +111,12 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n:
     out = Path(out) if out else Path("results") / (
         f"{problems[0].source}_{len(problems)}_{time.strftime('%Y%m%d-%H%M%S')}")
     job, settings = _job(names, opts, {"dataset": dataset, "n": len(problems), "seed": seed},
-                         calibration, concurrency, progress, notify)
+                         calibration, concurrency, progress, notify, out)
     return evaluation.evaluate(job, names, problems, out, {m: settings(m) for m in names})
 
 
 def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None = None,
-               concurrency: int = DEFAULT_CONCURRENCY, progress: bool = True, options: ModelOptions | None = None,
+               concurrency: int | None = None, progress: bool = True, options: ModelOptions | None = None,
                notify: Callable[[str], None] | None = None, fields=None, calibration=None,
                **overrides) -> Iterator[dict]:
     """Answer each of a user's own problems with `method`, yielding one answer record per
@@ -146,7 +146,8 @@ def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None =
     overrides, calibration = _calibrated(overrides, calibration, problems)
     opts = model_options(options, **overrides)
     job, settings = _job([name], opts, {"input": {"source": source, "rows": len(problems)}},
-                         calibration, concurrency, progress, notify)
+                         calibration, concurrency, progress, notify,
+                         Path(out) if out is not None else None)
     yield from evaluation.answer(job, name, problems, Path(out) if out is not None else None,
                                  {"method": name, **settings(name)})
 
@@ -163,14 +164,22 @@ def _calibrated(overrides: dict, calibration, problems) -> tuple[dict, dict | No
 
 
 def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict | None,
-         concurrency: int, progress: bool, notify: Callable[[str], None]):
-    """The built models and how the job runs, and each method's settings."""
+         concurrency: int | None, progress: bool, notify: Callable[[str], None],
+         out: Path | None):
+    """The built models and how the job runs, and each method's settings.
+
+    `concurrency` None: DEFAULT_CONCURRENCY, or with the Batch API every problem at once
+    (up to BATCH_WORKERS), so that one round carries them all.
+    """
     from math_router.evals.evaluation import Job
     from math_router.evals.folders import now
     from math_router.evals.provenance import environment
     from math_router.factory import build_setup, device, method_settings, served_models
 
-    setup = build_setup(names, opts, notify=notify)
+    setup = build_setup(names, opts, notify=notify, batch_out=out)
+    rounds = setup.batch_rounds
+    if concurrency is None:
+        concurrency = BATCH_WORKERS if rounds is not None else DEFAULT_CONCURRENCY
     run_info = {**run_info, "started": now(),
                 "environment": {**environment(), "device": device(setup)}}
     if calibration is not None:
@@ -178,7 +187,8 @@ def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict
             "threshold", "target", "met", "achieved", "dataset", "n", "seed", "problem_ids",
             "llm_accuracy") if k in calibration}
     job = Job(setup, run_info, concurrency=concurrency, progress=progress, notify=notify,
-              served_models=lambda: served_models(setup))
+              served_models=lambda: served_models(setup), workers=rounds,
+              status=rounds.status if rounds is not None else None)
     return job, lambda method: method_settings(method, opts, setup)
 
 
@@ -188,7 +198,7 @@ def _quiet(_: str) -> None:
 
 def calibrate(dataset: str, target, *, n: int | None = 50, seed: int = 123,
               out: str | Path | None = None, options: ModelOptions | None = None, fields=None,
-              concurrency: int = DEFAULT_CONCURRENCY, progress: bool = True,
+              concurrency: int | None = None, progress: bool = True,
               notify: Callable[[str], None] | None = None, **overrides) -> dict:
     """Choose the cascade's threshold on `dataset` (problems apart from the test set) for
     `target` (evals.calibrate.parse_target); writes and returns calibration.json's content."""

@@ -17,7 +17,6 @@ import attrs
 import click
 
 from math_router.engine.errors import InputTooLong, UserError
-from math_router.evals.evaluation import DEFAULT_CONCURRENCY
 from math_router.evals.methods import METHODS
 from math_router.factory import ModelOptions
 from math_router.specialists.base import SamplingParams
@@ -79,6 +78,13 @@ def model_options(f):
                      help="Call the models even when the response cache has the answer."),
         click.option("--no-batch", is_flag=True,
                      help="Decode GGUF specialist calls one at a time instead of together."),
+        click.option("--batch-api", is_flag=True,
+                     help="eval, solve --input: send the orchestrator's calls through the OpenAI "
+                          "Batch API (half the price, answered within 24 h), gathered into one "
+                          "batch per round; recorded in --out so a rerun never pays twice."),
+        click.option("--batch-poll", type=click.FloatRange(0.01), metavar="SECONDS",
+                     default=DEFAULTS["batch_poll"].default, show_default=True,
+                     help="--batch-api: seconds between checks of a running batch."),
         click.option("--samples", type=click.IntRange(1, 64), default=SAMPLING.k, show_default=True,
                      help="cascade: solutions the specialist samples per problem."),
         click.option("--threshold", type=click.FloatRange(0, 1.01),
@@ -151,7 +157,8 @@ def make_options(kw: dict) -> ModelOptions:
         specialist_mode=kw["specialist_mode"], samples_mix=kw["samples_mix"] or (),
         tools=tuple(kw["tool_names"]) + tuple(kw["tool_refs"]), llm_model=kw["llm_model"],
         router_samples=kw["router_samples"], agree_stop=not kw["no_agree_stop"],
-        direct_first_call=not kw["model_first_call"],
+        direct_first_call=not kw["model_first_call"], batch_api=kw["batch_api"],
+        batch_poll=kw["batch_poll"],
         sandbox=SandboxLimits(timeout=kw["code_timeout"], cpu_seconds=kw["code_cpu"],
                               memory_mb=kw["code_memory"], max_processes=kw["code_processes"],
                               output_chars=kw["code_output"]))
@@ -262,8 +269,9 @@ def fields_of(kw: dict):
                    "--jsonl]")
 @click.option("--jsonl", "as_jsonl", is_flag=True,
               help="--input: print each answer as one JSON line on stdout as it finishes.")
-@click.option("--concurrency", type=click.IntRange(1), default=DEFAULT_CONCURRENCY,
-              show_default=True, help="--input: problems solved at once.")
+@click.option("--concurrency", type=click.IntRange(1),
+              help="--input: problems solved at once [default: 4; with --batch-api, every problem "
+                   "at once, up to 10,000, so one batch carries them].")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold for the cascade and the "
                    "router's agree-and-stop rule.")
@@ -300,6 +308,8 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
         if question is None or not question.strip():
             raise click.ClickException("the question is empty" if question is not None else
                                        "give a QUESTION, or --input FILE for a file of them")
+        if kw["batch_api"]:
+            extra.append("--batch-api")
         if extra:
             raise click.ClickException(f"{', '.join(extra)}: only with --input FILE, not a QUESTION")
         steps = reporting(notify) if progress else contextlib.nullcontext()
@@ -395,8 +405,9 @@ def print_solution(result: dict) -> None:
 @click.option("--seed", type=int, default=123, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
-@click.option("--concurrency", type=click.IntRange(1), default=DEFAULT_CONCURRENCY,
-              show_default=True, help="Problems solved at once.")
+@click.option("--concurrency", type=click.IntRange(1),
+              help="Problems solved at once [default: 4; with --batch-api, every problem at once, "
+                   "up to 10,000, so one batch carries them].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold (chosen on other "
@@ -435,8 +446,7 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
                    "orchestrator calls) or accuracy:llm (no less accurate than the llm).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the calibration run and calibration.json.")
-@click.option("--concurrency", type=click.IntRange(1), default=DEFAULT_CONCURRENCY,
-              show_default=True)
+@click.option("--concurrency", type=click.IntRange(1), help="Problems solved at once [default: 4].")
 @click.option("--no-progress", is_flag=True)
 @model_options
 def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):

@@ -58,6 +58,8 @@ class ModelOptions:
     agree_stop: bool = True  # with router_samples > 1: an agreed vote ends the router
     cascade_escalates: bool = True  # off: the cascade only votes (calibration)
     sandbox: SandboxLimits = SandboxLimits()
+    batch_api: bool = False  # the orchestrator's calls go through the OpenAI Batch API
+    batch_poll: float = 30.0  # seconds between checks of a running batch
 
 
 DEFAULT_API_MODEL = "gpt-4o-mini"
@@ -65,15 +67,18 @@ DEFAULT_LOCAL_MODEL = "qwen2.5-1.5b-instruct"
 
 
 def build_setup(methods: list[str], options: ModelOptions,
-                notify: Callable[[str], None] = lambda _: None) -> Setup:
+                notify: Callable[[str], None] = lambda _: None, batch_out: Path | None = None) -> Setup:
+    """The models `methods` need. With `options.batch_api`, the orchestrator's calls go
+    through the Batch API, recorded in `batch_out` (engine.batch_api)."""
+    rounds = batch_rounds(options, batch_out, notify) if options.batch_api else None
     needs = set().union(*(NEEDS[m] for m in methods))
     modes = {options.specialist_mode} | {mode for mode, _ in options.samples_mix}
     executor = PythonExecutor(options.sandbox) if "tir" in modes or "python" in options.tools \
         else None
     tools = tuple(build_tools(options.tools, executor))  # before any model: a typo fails fast
     wants = {m for m in methods if "orchestrator" in NEEDS[m] and not (m == "llm" and options.llm_model)}
-    orchestrator = build_orchestrator(options, notify) if wants else None
-    baseline = build_orchestrator(attrs.evolve(options, model=options.llm_model), notify) \
+    orchestrator = build_orchestrator(options, notify, rounds) if wants else None
+    baseline = build_orchestrator(attrs.evolve(options, model=options.llm_model), notify, rounds) \
         if "llm" in methods and options.llm_model else None
     specialists = {mode: build_specialist(options, mode, executor) for mode in sorted(modes)} \
         if "specialist" in needs else {}
@@ -82,7 +87,7 @@ def build_setup(methods: list[str], options: ModelOptions,
         orchestrator = orchestrator and CachedChat(orchestrator, cache)
         baseline = baseline and CachedChat(baseline, cache)
         specialists = {mode: CachedSpecialist(s, cache) for mode, s in specialists.items()}
-    return Setup(orchestrator=orchestrator, baseline=baseline,
+    return Setup(orchestrator=orchestrator, baseline=baseline, batch_rounds=rounds,
                  specialist=specialists.get(options.specialist_mode),
                  specialists=specialists, specialist_mode=options.specialist_mode,
                  samples_mix=options.samples_mix,
@@ -136,7 +141,25 @@ def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
         f"{DEFAULT_LOCAL_MODEL} (Qwen2.5-1.5B-Instruct Q4_K_M); set a key or pass --model to change it")
 
 
-def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = lambda _: None) -> ChatModel:
+def batch_rounds(options: ModelOptions, out: Path | None, notify: Callable[[str], None]):
+    """The one Batch API coordinator of a job: its ledger lives in the job's folder."""
+    from math_router.engine.batch_api import BatchLedger, BatchRounds
+
+    if out is None:
+        raise UserError("--batch-api needs --out: the batches are recorded there, so that a "
+                        "rerun polls them instead of paying twice")
+    return BatchRounds(_api_chat(options, DEFAULT_API_MODEL if options.model is None
+                                 else options.model),
+                       BatchLedger(out), poll_seconds=options.batch_poll, notify=notify)
+
+
+def _api_chat(options: ModelOptions, model: str) -> OpenAIChat:
+    return OpenAIChat(model, base_url=options.base_url, api_key=options.api_key,
+                      timeout=options.timeout, max_tokens=options.orchestrator_max_tokens)
+
+
+def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = lambda _: None,
+                       rounds=None) -> ChatModel:
     model, why = orchestrator_reference(options)
     served = options.model is None and resolve_base_url(options.base_url)
     # A name the server listed is the server's, even when it looks like a file name
@@ -147,6 +170,9 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
 
         if why:
             notify(why)  # before a download starts, so the user knows why
+        if rounds is not None:
+            raise UserError(f"--batch-api sends the orchestrator's calls to the OpenAI Batch API; "
+                            f"{model} runs here: pass --model NAME of an API model")
         runtime = shared_runtime(gguf.resolve(model, flag="--model"), gpu_layers=options.gpu_layers,
                                  n_threads=options.threads)
         # The same decoder as the specialist's when both name one GGUF: one set of weights,
@@ -155,8 +181,12 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
         return LlamaChat(runtime, max_tokens=options.orchestrator_max_tokens or 1024, decoder=decoder)
     if why:
         notify(why)
-    return OpenAIChat(model, base_url=options.base_url, api_key=options.api_key,
-                      timeout=options.timeout, max_tokens=options.orchestrator_max_tokens)
+    chat = _api_chat(options, model)
+    if rounds is None:
+        return chat
+    from math_router.engine.batch_api import BatchChat
+
+    return BatchChat(chat, rounds)
 
 
 def build_specialist(options: ModelOptions, mode: str = "cot",

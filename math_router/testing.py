@@ -4,7 +4,9 @@ Tests, benchmarks and users' own tests point the real openai client at
 `ChatServer`, so the whole HTTP path runs. A reply is chosen by a function of
 the request (or popped from a script) and may be a completion, an HTTP error,
 or a delay. The scripted behaviours below are the ones the project's tests
-share; `fill_hub_cache` and `smollm2_file` set up GGUF tests without a network.
+share; `fill_hub_cache` and `smollm2_file` set up GGUF tests without a network. The same
+server speaks the Batch API (`FakeBatchAPI`: files, batches, with delays, failed lines,
+expired and refused batches), so `--batch-api` runs against it as against OpenAI.
 
     with ChatServer(router_orchestrator()) as server:
         solve("What is 27*14+15?", base_url=server.url, api_key="sk-test", ...)
@@ -72,12 +74,214 @@ def error(status: int, message: str = "scripted failure") -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": "server_error"}})
 
 
+@attrs.frozen
+class BatchBehaviour:
+    """How the test server's Batch API treats a batch.
+
+    `seconds` from creation to the end (validating, in_progress with counts that
+    grow, finalizing, then completed); `fail(line)` gives a line's error message, or
+    None for a normal reply from `respond`; `expire` ends the batch `expired` with
+    only its first `answered_before_expiry` lines answered; `refuse` answers
+    batches.create with HTTP 400 and that message (a bad model, a quota); `invalid`
+    fails the batch's validation (status failed) with that message.
+    """
+
+    seconds: float = 0.0
+    fail: Callable[[dict], str | None] = lambda line: None
+    expire: bool = False
+    answered_before_expiry: int = 0
+    refuse: str | None = None
+    invalid: str | None = None
+
+
+class FakeBatchAPI:
+    """/v1/files and /v1/batches as OpenAI serves them, in memory: files upload and content,
+    batches create, retrieve, cancel and list. Each line of a batch is answered by the
+    server's `respond`, like a direct request; `lines` keeps every line ever submitted."""
+
+    def __init__(self, respond: Callable[[dict], Reply], behaviour: BatchBehaviour):
+        self.respond = respond
+        self.behaviour = behaviour
+        self.files: dict[str, dict] = {}
+        self.batches: dict[str, dict] = {}
+        self.lines: list[dict] = []  # every request line submitted, in order, across batches
+        self._lock = threading.RLock()
+
+    def handle(self, method: str, path: str, headers, body: bytes) -> tuple[int, bytes | dict]:
+        """(status, JSON body or raw bytes) for a request under /v1/files or /v1/batches."""
+        route = path.split("?")[0].rstrip("/").split("/v1/", 1)[-1].split("/")
+        query = dict(part.split("=", 1) for part in path.partition("?")[2].split("&") if "=" in part)
+        with self._lock:
+            if route == ["files"] and method == "POST":
+                return 200, self._upload(headers.get("Content-Type", ""), body)
+            if route[0] == "files" and len(route) == 3 and route[2] == "content" and method == "GET":
+                file = self.files.get(route[1])
+                return (200, file["data"]) if file else _missing("file", route[1])
+            if route[0] == "files" and len(route) == 2 and method == "GET":
+                file = self.files.get(route[1])
+                return (200, _file_object(file)) if file else _missing("file", route[1])
+            if route == ["batches"] and method == "POST":
+                return self._create(json.loads(body or b"{}"))
+            if route == ["batches"] and method == "GET":
+                return 200, self._list(int(query.get("limit", 20)), query.get("after"))
+            if route[0] == "batches" and len(route) >= 2:
+                batch = self.batches.get(route[1])
+                if batch is None:
+                    return _missing("batch", route[1])
+                if len(route) == 3 and route[2] == "cancel" and method == "POST":
+                    if batch["status"] not in ("completed", "failed", "expired", "cancelled"):
+                        batch.update(status="cancelling", cancelling_at=int(time.time()))
+                    return 200, self._public(batch)
+                if len(route) == 2 and method == "GET":
+                    self._advance(batch)
+                    return 200, self._public(batch)
+        return 404, error(404, f"no route {method} {path}").body
+
+    def _upload(self, content_type: str, body: bytes) -> dict:
+        fields = _multipart(content_type, body)
+        filename, data = fields["file"]
+        file = {"id": f"file-{next(_ids)}", "data": data, "filename": filename or "upload.jsonl",
+                "purpose": fields["purpose"][1].decode(), "created_at": int(time.time())}
+        self.files[file["id"]] = file
+        return _file_object(file)
+
+    def _create(self, request: dict) -> tuple[int, dict]:
+        if self.behaviour.refuse:
+            return 400, {"error": {"message": self.behaviour.refuse, "type": "invalid_request_error",
+                                   "param": None, "code": "batch_refused"}}
+        file = self.files.get(request.get("input_file_id"))
+        if file is None:
+            return _missing("file", request.get("input_file_id"))
+        lines = [json.loads(line) for line in file["data"].splitlines() if line.strip()]
+        self.lines += lines
+        batch = {"id": f"batch_{next(_ids)}", "object": "batch", "endpoint": request["endpoint"],
+                 "input_file_id": file["id"], "completion_window": request["completion_window"],
+                 "status": "validating", "output_file_id": None, "error_file_id": None,
+                 "created_at": int(time.time()), "metadata": request.get("metadata"),
+                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                 "errors": None, "_started": time.monotonic(), "_lines": lines}
+        self.batches[batch["id"]] = batch
+        return 200, self._public(batch)
+
+    def _list(self, limit: int, after: str | None) -> dict:
+        newest = sorted(self.batches.values(), key=lambda b: b["_started"], reverse=True)
+        if after:
+            ids = [b["id"] for b in newest]
+            newest = newest[ids.index(after) + 1:] if after in ids else []
+        page = newest[:limit]
+        return {"object": "list", "data": [self._public(b) for b in page],
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None, "has_more": len(newest) > limit}
+
+    def _advance(self, batch: dict) -> None:
+        """Move the batch along its life by the time since it was created."""
+        if batch["status"] in ("completed", "failed", "expired", "cancelled"):
+            return
+        behaviour, total = self.behaviour, batch["request_counts"]["total"]
+        if behaviour.invalid:
+            batch.update(status="failed", failed_at=int(time.time()), errors={
+                "object": "list", "data": [{"code": "invalid_request", "message": behaviour.invalid,
+                                            "param": None, "line": None}]})
+            return
+        elapsed = time.monotonic() - batch["_started"]
+        share = 1.0 if behaviour.seconds <= 0 else min(1.0, elapsed / behaviour.seconds)
+        if batch["status"] == "cancelling":
+            self._end(batch, "cancelled", int(total * share))
+        elif behaviour.expire and share >= 1.0:
+            self._end(batch, "expired", behaviour.answered_before_expiry)
+        elif share >= 1.0:
+            self._end(batch, "completed", total)
+        elif share >= 0.9:
+            batch.update(status="finalizing", request_counts={**batch["request_counts"],
+                                                               "completed": total})
+        elif share >= 0.1:
+            done = int(total * (share - 0.1) / 0.8)
+            batch.update(status="in_progress", request_counts={**batch["request_counts"],
+                                                                "completed": done})
+
+    def _end(self, batch: dict, status: str, answered: int) -> None:
+        """Answer the first `answered` lines; the rest of an expired batch are errors."""
+        outputs, errors = [], []
+        for index, line in enumerate(batch["_lines"]):
+            if index >= answered:
+                if status == "expired":
+                    errors.append({"id": f"batch_req_{next(_ids)}", "custom_id": line["custom_id"],
+                                   "response": None, "error": {
+                                       "code": "batch_expired",
+                                       "message": "This request could not be executed before the "
+                                                  "completion window expired."}})
+                continue
+            failure = self.behaviour.fail(line)
+            if failure is not None:
+                errors.append({"id": f"batch_req_{next(_ids)}", "custom_id": line["custom_id"],
+                               "response": None, "error": {"code": "server_error",
+                                                           "message": failure}})
+                continue
+            try:
+                reply = self.respond(line["body"])
+            except Exception as e:  # a broken script shows up as a failed line
+                reply = error(500, f"test server: {type(e).__name__}: {e}")
+            item = {"id": f"batch_req_{next(_ids)}", "custom_id": line["custom_id"],
+                    "response": {"status_code": reply.status, "request_id": f"req_{next(_ids)}",
+                                 "body": reply.body}, "error": None}
+            (outputs if reply.status == 200 else errors).append(item)
+        for kind, items in (("output_file_id", outputs), ("error_file_id", errors)):
+            if items:
+                data = "".join(json.dumps(i) + "\n" for i in items).encode()
+                file = {"id": f"file-{next(_ids)}", "data": data, "filename": f"{kind}.jsonl",
+                        "purpose": "batch_output", "created_at": int(time.time())}
+                self.files[file["id"]] = file
+                batch[kind] = file["id"]
+        batch.update(status=status, request_counts={"total": len(batch["_lines"]),
+                                                    "completed": len(outputs),
+                                                    "failed": len(errors)},
+                     **{f"{status}_at": int(time.time())})
+
+    @staticmethod
+    def _public(batch: dict) -> dict:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+
+def _missing(kind: str, name) -> tuple[int, dict]:
+    return 404, {"error": {"message": f"No such {kind}: {name}", "type": "invalid_request_error",
+                           "param": None, "code": None}}
+
+
+def _file_object(file: dict) -> dict:
+    return {"id": file["id"], "object": "file", "bytes": len(file["data"]),
+            "created_at": file["created_at"], "filename": file["filename"],
+            "purpose": file["purpose"], "status": "processed"}
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """The fields of a multipart/form-data body: name -> (filename, bytes). The standard
+    library's email parser reads MIME multipart; http.server has none of its own."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    return {part.get_param("name", header="content-disposition"):
+            (part.get_filename(), part.get_payload(decode=True)) for part in message.iter_parts()}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client killed mid-request (the kill tests do that) is not the server's error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class ChatServer:
-    """Serve `respond(request_body) -> Reply`, or a list of Replies in order."""
+    """Serve `respond(request_body) -> Reply`, or a list of Replies in order; and the Batch API
+    (`FakeBatchAPI`, answering each line with the same `respond`), as `batch` says."""
 
     def __init__(self, respond: Callable[[dict], Reply] | list[Reply], delay: float = 0.0,
                  port: int = 0, answer_checks: bool = True,
-                 models: tuple[str, ...] = ("gpt-4o-mini",)):
+                 models: tuple[str, ...] = ("gpt-4o-mini",),
+                 batch: BatchBehaviour = BatchBehaviour()):
         self.requests: list[dict] = []  # the requests `respond` answered
         self.checks: list[dict] = []  # the checks answered on its behalf (answer_checks)
         self.headers: list[dict] = []
@@ -92,11 +296,12 @@ class ChatServer:
                         return error(500, "the script ran out of replies")
                     return script.pop(0)
         self._respond = respond
+        self.batch_api = FakeBatchAPI(self._respond_safely, batch)
         # The one small request an eval sends each API before its first problem gets a
         # plain reply, so scripts need not know about it; False sends it to `respond` too.
         self.answer_checks = answer_checks
         self.models = models  # what GET /v1/models lists
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -112,13 +317,37 @@ class ChatServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def _respond_safely(self, request: dict) -> Reply:
+        try:
+            return self._respond(request)
+        except Exception as e:  # a broken script shows up as a 500, not a hang
+            return error(500, f"test server: {type(e).__name__}: {e}")
+
     def _handler_class(self):
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def _batch_api(self, method: str) -> bool:
+                """Requests for /v1/files and /v1/batches go to the fake Batch API."""
+                if not self.path.split("?")[0].split("/v1/", 1)[-1].startswith(("files", "batches")):
+                    return False
+                length = int(self.headers.get("Content-Length", 0))
+                status, body = server.batch_api.handle(method, self.path, self.headers,
+                                                       self.rfile.read(length) if length else b"")
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/octet-stream"
+                                 if isinstance(body, bytes) else "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+
             def do_GET(self):  # noqa: N802 (http.server's naming)
+                if self._batch_api("GET"):
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     reply = Reply(body={"object": "list", "data": [
                         {"id": m, "object": "model", "created": 0, "owned_by": "test"}
@@ -136,6 +365,8 @@ class ChatServer:
                 self.wfile.write(data)
 
             def do_POST(self):  # noqa: N802 (http.server's naming)
+                if self._batch_api("POST"):
+                    return
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 check = server.answer_checks and _is_check(body)
@@ -147,10 +378,7 @@ class ChatServer:
                 elif check:
                     reply = _check_reply(body)
                 else:
-                    try:
-                        reply = server._respond(body)
-                    except Exception as e:  # a broken script shows up as a 500, not a hang
-                        reply = error(500, f"test server: {type(e).__name__}: {e}")
+                    reply = server._respond_safely(body)
                 time.sleep(server.delay + reply.delay)
                 self._send(reply)
 

@@ -74,18 +74,8 @@ class OpenAIChat:
 
     def complete(self, messages: list[dict], tools: list[dict],
                  tool_choice: str | dict | None = None) -> Turn:
-        request: dict[str, Any] = {"model": self.name, "messages": sendable(messages)}
-        if tools:
-            request["tools"] = tools
-            if tool_choice is not None:
-                request["tool_choice"] = tool_choice
-        if self.temperature is not None:
-            request["temperature"] = self.temperature
-        if self.max_tokens is not None:
-            request["max_tokens"] = self.max_tokens
+        request = self.request(messages, tools, tool_choice)
         notes = []
-        for name, replacement in self.adjusted.items():
-            self._adjust(request, name, replacement)
         start = time.perf_counter()
         try:
             response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
@@ -100,7 +90,27 @@ class OpenAIChat:
                          + (f"{replacement} instead" if replacement else "without it") + " from then on")
             response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
                                    **request)
-        seconds = time.perf_counter() - start
+        return self.turn(response, time.perf_counter() - start, tools, notes)
+
+    def request(self, messages: list[dict], tools: list[dict],
+                tool_choice: str | dict | None = None) -> dict[str, Any]:
+        """The chat-completions request body for these messages (the Batch API sends it too)."""
+        request: dict[str, Any] = {"model": self.name, "messages": sendable(messages)}
+        if tools:
+            request["tools"] = tools
+            if tool_choice is not None:
+                request["tool_choice"] = tool_choice
+        if self.temperature is not None:
+            request["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            request["max_tokens"] = self.max_tokens
+        for name, replacement in self.adjusted.items():
+            self._adjust(request, name, replacement)
+        return request
+
+    def turn(self, response, seconds: float, tools: list[dict], notes: list[str] = (),
+             batch: bool = False) -> Turn:
+        """A chat completion (the SDK's object) as the loop's Turn."""
         self.served_model = getattr(response, "model", None) or self.served_model
         choice = response.choices[0]
         message = choice.message
@@ -112,7 +122,16 @@ class OpenAIChat:
             # templates, vLLM without --tool-call-parser) return the call as text.
             content, requests = parse_tool_calls(content, {t["function"]["name"] for t in tools})
         return Turn(content=content, tool_requests=requests, usage=response_usage(response, seconds),
-                    seconds=seconds, finish_reason=choice.finish_reason, notes=notes)
+                    seconds=seconds, finish_reason=choice.finish_reason, notes=list(notes),
+                    batch=batch)
+
+    def api(self, route: str, *args, **kwargs):
+        """Another endpoint of this model's API ("files.create", "batches.retrieve"), with the
+        same key and the same one-line TransportErrors."""
+        call = self._client
+        for part in route.split("."):
+            call = getattr(call, part)
+        return sdk_call(call, self.base_url, self._key, *args, **kwargs)
 
     @staticmethod
     def _adjust(request: dict, name: str, replacement: str | None) -> None:
@@ -140,12 +159,12 @@ def call_openai(create, base_url: str, key: str, **request):
     return response
 
 
-def sdk_call(create, base_url: str, key: str, **request):
+def sdk_call(create, base_url: str, key: str, *args, **request):
     """Call the SDK; its failures (after its own retries) become one-line TransportErrors."""
     import openai
 
     try:
-        return create(**request)
+        return create(*args, **request)
     except openai.AuthenticationError:
         raise TransportError(f"{base_url} refused the API key (HTTP 401)", systemic=True) from None
     except openai.APITimeoutError:

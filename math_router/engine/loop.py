@@ -121,10 +121,13 @@ def summarize(trace: Trace, chat: ChatModel | None,
             models[component] = call.details["model"]
         if call.details.get("local", not call.usage):  # a tool without a model runs here
             local.add(component)
-    costs = {c: pricing.cost(models.get(c, c), u, local=c in local, extra=prices)
-             for c, u in usage.items()}
-    spent = {c: pricing.cost(models.get(c, c), u.spent(), local=c in local, extra=prices)
-             for c, u in usage.items()}
+    # Orchestrator turns answered through the Batch API cost its tier's price.
+    batched = {"orchestrator": sum((t.usage for t in trace.turns if t.batch), Usage())}
+    costs = {c: pricing.tiered_cost(models.get(c, c), u, batched.get(c), local=c in local,
+                                    extra=prices) for c, u in usage.items()}
+    spent = {c: pricing.tiered_cost(models.get(c, c), u.spent(),
+                                    batched[c].spent() if c in batched else None,
+                                    local=c in local, extra=prices) for c, u in usage.items()}
     return attrs.evolve(trace, usage=usage, models=models, local=sorted(local),
                         component_seconds={c: u.seconds for c, u in usage.items()},
                         seconds=measured_seconds(trace.spent_seconds, usage.values()),

@@ -40,6 +40,9 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         return Usage(*(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other))))
 
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(*(a - b for a, b in zip(attrs.astuple(self), attrs.astuple(other))))
+
     @classmethod
     def of_call(cls, input_tokens: int, output_tokens: int, seconds: float = 0.0,
                 prompt_cache_hit_tokens: int = 0) -> Usage:
@@ -83,6 +86,7 @@ class Turn:
     finish_reason: str | None = None
     cached: bool = False
     notes: list[str] = attrs.field(factory=list)  # what the client changed to get an answer
+    batch: bool = False  # answered through the OpenAI Batch API (priced at its tier)
 
 
 @attrs.frozen

@@ -1,9 +1,15 @@
 """Evaluation: data sets, grading, the methods, the runner and the report.
 
-    datasets.py  GSM8K, MATH-500 or a local file -> Problems
-    grading.py   is_correct(text, gold, dataset)
-    methods.py   llm, router, slm, cascade: question -> Trace; METHODS
-    records.py   Traces as flat records; read_records (read only)
-    runner.py    a method over problems: workers, progress, append-only results, resume
-    report.py    comparison.json, the tables, plots
+    datasets.py    GSM8K, MATH-500 or a local file -> Problems; a user's own (load_inputs)
+    grading.py     is_correct(text, gold, dataset)
+    methods.py     llm, router, slm, cascade: question -> Trace; METHODS
+    voting.py      the cascade's vote and its early stop
+    records.py     Traces as flat records (eval rows, answer rows); read_records (read only)
+    runner.py      a method over problems: worker pool, append-only results, resume
+    folders.py     EvalFolder, AnswerFolder: what a job writes, what a rerun must match
+    evaluation.py  the two jobs on the runner: evaluate (gold answers), answer (your own)
+    compare.py     the figures per method and per pair; stats.py: intervals, paired tests
+    report.py      comparison.json, the tables, report.md; plots.py
+    calibrate.py   the cascade's threshold chosen on other problems
+    provenance.py  versions, commit, model files and prompts by hash
 """

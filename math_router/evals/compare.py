@@ -251,26 +251,42 @@ def compare(results: dict[str, list[dict]], expected: int | None = None) -> dict
         else:
             stats.update(cost_vs_llm=None, accuracy_delta_vs_llm=None)
         methods[method] = stats
-    return {"methods": methods, "pairs": pairs(results),
-            "prices": {"date": pricing.PRICES_DATE, "source": pricing.PRICES_SOURCE}}
+    return {"methods": methods, "pairs": pairs(results), "prices": prices_note()}
+
+
+def prices_note() -> dict:
+    """Which price tables the figures use, with their dates and sources."""
+    return {"date": pricing.PRICES_DATE, "source": pricing.PRICES_SOURCE,
+            "batch_date": pricing.BATCH_PRICES_DATE, "batch_source": pricing.BATCH_PRICES_SOURCE}
 
 
 def reprice(records: list[dict], prices: dict[str, pricing.Price]) -> list[dict]:
-    """The records with their costs recomputed from their tokens at `prices` (nothing is re-run)."""
+    """The records with their costs recomputed from their tokens at `prices` (nothing is re-run).
+
+    Orchestrator calls that went through the Batch API are priced at its tier.
+    """
     repriced = []
     for r in records:
         if not r.get("usage"):
             repriced.append(r)
             continue
-        local = set((r.get("trace") or {}).get("local", []))
+        trace = r.get("trace") or {}
+        local = set(trace.get("local", []))
+        batched = sum((_usage(t["usage"]) for t in trace.get("turns", []) if t.get("batch")), Usage())
         components = {}
         for component, usage in r["usage"].items():
             if not usage.get("calls"):
                 continue
             model = r["models"].get(component, component)
-            u = Usage(usage["input_tokens"], usage["output_tokens"], calls=usage["calls"],
-                              prompt_cache_hit_tokens=usage.get("prompt_cache_hit_tokens", 0))
-            components[component] = pricing.cost(model, u, local=component in local, extra=prices)
+            components[component] = pricing.tiered_cost(
+                model, _usage(usage), batched if component == "orchestrator" else None,
+                local=component in local, extra=prices)
         total = None if None in components.values() else sum(components.values())
         repriced.append({**r, "cost_usd": total, "component_cost_usd": components})
     return repriced
+
+
+def _usage(recorded: dict) -> Usage:
+    """The tokens and calls a record kept, as a Usage to price."""
+    return Usage(recorded["input_tokens"], recorded["output_tokens"], calls=recorded["calls"],
+                 prompt_cache_hit_tokens=recorded.get("prompt_cache_hit_tokens", 0))

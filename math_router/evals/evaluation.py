@@ -40,6 +40,9 @@ class Evaluation:
 
 # Problems solved at once: enough to keep a batched decoder and an API busy, few enough for a laptop.
 DEFAULT_CONCURRENCY = 4
+# With the Batch API every problem is in flight at once (a worker thread each, mostly waiting),
+# so that one round carries all of them; more problems than this go in several rounds.
+BATCH_WORKERS = 10_000
 
 
 @attrs.frozen
@@ -125,8 +128,7 @@ def write_answers_csv(folder: AnswerFolder, problems: list[Problem]) -> None:
 
 def summarize_answers(folder: AnswerFolder, problems: list[Problem], method: str, job: Job) -> dict:
     """summary.json: how many were answered, what they cost, accuracy where rows had gold."""
-    from math_router.engine import pricing
-    from math_router.evals.compare import Stats
+    from math_router.evals.compare import Stats, prices_note
 
     stats = Stats()
     for r in latest_answers(folder, problems):
@@ -137,6 +139,6 @@ def summarize_answers(folder: AnswerFolder, problems: list[Problem], method: str
     return {"method": method, "problems": len(problems), "answered": answered,
             "unanswered": len(problems) - figures["attempted"], **figures,
             "served_models": job.served_models(),
-            "prices": {"date": pricing.PRICES_DATE, "source": pricing.PRICES_SOURCE},
+            "prices": prices_note(),
             "input": info.get("input"), "settings": info.get("settings"),
             "environment": info.get("environment"), "created": info.get("created")}

@@ -70,6 +70,7 @@ class Setup:
     router_samples: int = 1  # the router's slm_help samples this many and reports their vote
     agree_stop: bool = True  # with router_samples > 1: an agreed vote (>= threshold) ends the router
     escalate: bool = True  # the cascade asks the orchestrator on disagreement (off: vote only)
+    batch_rounds: object = None  # engine.batch_api.BatchRounds when calls go through the Batch API
 
 
 def llm(setup: Setup, question: str) -> Trace:

@@ -102,6 +102,8 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "cost_usd": trace.cost_usd if trace else None,
         "component_cost_usd": trace.component_cost_usd if trace else {},
         "cached_calls": sum(u.cached_calls for u in usage.values()),
+        # Orchestrator calls answered through the Batch API (priced at its tier).
+        "batch_calls": sum(t.batch for t in trace.turns) if trace else 0,
         "spent": spent_table(trace) if trace else None,
         "models": trace.models if trace else {},
         "device": device_of(trace) if trace else None,

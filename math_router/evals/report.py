@@ -216,6 +216,13 @@ def notes(comparison: dict) -> list[str]:
             "names them. Tokens, seconds and cost are each method's own, as measured when each "
             "call ran, even when the response cache answered it in this run; what this run spent "
             "is in its own columns."]
+    batched = {m: s.get("batch_calls") for m, s in comparison["methods"].items() if s.get("batch_calls")}
+    if batched:
+        prices = comparison["prices"]
+        said.append("Through the OpenAI Batch API: " + ", ".join(
+            f"{calls} orchestrator call(s) of {m}" for m, calls in batched.items())
+            + f", priced at the Batch API's tier ({prices.get('batch_date')}, "
+              f"{prices.get('batch_source')}); the other calls at the standard tier.")
     calibration = comparison.get("calibration")
     if calibration:
         said.append(f"The cascade's threshold {calibration['threshold']} was chosen on "

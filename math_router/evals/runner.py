@@ -14,7 +14,6 @@ not, graded verdict), read by `scan`.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import threading
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import attrs
 
+from math_router.engine.appendlog import append, drop_torn_tail, lines
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.trace import Trace
 from math_router.evals.datasets import Problem
@@ -52,46 +52,19 @@ class Workers(Protocol):
     def leave(self) -> None: ...
 
 
-def drop_torn_tail(path: Path) -> None:
-    """Cut a last line that a kill left without its newline: it is not a record.
-
-    Only the writer does this, just before it appends; readers never modify a file.
-    """
-    if not path.exists():
-        return
-    with path.open("rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        if size == 0:
-            return
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return
-    data = path.read_bytes()
-    with path.open("r+b") as f:
-        f.truncate(data.rfind(b"\n") + 1)
-
-
 def scan(path: Path) -> dict[str, Finished]:
     """Each problem's latest record in `path` (a retried error is followed by its new record),
     read line by line; a torn last line is not a record."""
     from math_router.evals.records import damaged
 
     latest: dict[str, Finished] = {}
-    if not path.exists():
-        return latest
-    with path.open("rb") as f:
-        offset = 0
-        for number, line in enumerate(f, 1):
-            start, offset = offset, offset + len(line)
-            if not line.endswith(b"\n") or not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-                latest[r["id"]] = Finished(start, r["error"] is not None, r.get("correct"),
-                                           r.get("question"))
-            except (ValueError, KeyError, TypeError):
-                raise damaged(path, number) from None
+    for number, start, line in lines(path):
+        try:
+            r = json.loads(line)
+            latest[r["id"]] = Finished(start, r["error"] is not None, r.get("correct"),
+                                       r.get("question"))
+        except (ValueError, KeyError, TypeError):
+            raise damaged(path, number) from None
     return latest
 
 
@@ -151,9 +124,7 @@ def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path:
     try:
         for rec in _solve_all(solve, make_record, todo, concurrency, workers):
             if sink is not None:
-                sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                sink.flush()
-                os.fsync(sink.fileno())
+                append(sink, rec)
             tally.add(rec)
             if bar is not None:
                 bar.update(1)
@@ -243,9 +214,10 @@ def _solve_all(solve: SolveFn, make_record: RecordFn, problems: list[Problem], c
     count = min(max(1, concurrency), len(problems))
     threads = [threading.Thread(target=worker, name=f"solve-{i}", daemon=True)
                for i in range(count)]
-    for thread in threads:
-        if workers is not None:
+    if workers is not None:  # all of them before any starts: none may think itself alone
+        for _ in threads:
             workers.join()
+    for thread in threads:
         thread.start()
     done = 0
     try:
