@@ -19,7 +19,8 @@ are installed.
 from importlib import import_module
 
 _EXPORTS = {
-    "solve": "math_router.api", "solve_many": "math_router.api", "evaluate": "math_router.api", "Result": "math_router.api",
+    "solve": "math_router.api", "solve_many": "math_router.api", "Solver": "math_router.api",
+    "evaluate": "math_router.api", "Result": "math_router.api",
     "Evaluation": "math_router.api", "ModelOptions": "math_router.factory",
     "calibrate": "math_router.api", "parse_target": "math_router.evals.calibrate",
     "tool": "math_router.tools.base", "Tool": "math_router.tools.base",

@@ -57,18 +57,50 @@ def solve(question: str, method: str = "router", *, options: ModelOptions | None
           notify: Callable[[str], None] | None = None, calibration=None, **overrides) -> Result:
     """Answer one question with `method` (router, llm, slm, cascade); `calibration` (a
     calibration.json's path or content) sets the threshold."""
-    from math_router.engine.answers import extract_answer
     from math_router.evals.methods import METHODS
-    from math_router.factory import build_setup
 
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not question or not question.strip():
         raise UserError("the question is empty")
-    overrides, _ = _calibrated(overrides, calibration, [])
-    setup = build_setup([method], model_options(options, **overrides), notify=notify or _quiet)
-    trace = METHODS[method](setup, question)
-    return Result(extract_answer(trace.final_text or "") if trace.stopped == "answer" else None, trace)
+    return Solver([method], options=options, notify=notify, calibration=calibration,
+                  **overrides).solve(question, method)
+
+
+class Solver:
+    """The models of `methods`, built once, answering questions as often as asked (a server, a
+    notebook loop). Thread-safe: concurrent calls share the batched decoder."""
+
+    def __init__(self, methods: str | Iterable[str], *, options: ModelOptions | None = None,
+                 notify: Callable[[str], None] | None = None, calibration=None, **overrides):
+        from math_router.factory import build_setup
+
+        self.methods = method_list(methods)
+        overrides, self.calibration = _calibrated(overrides, calibration, [])
+        self.options = model_options(options, **overrides)
+        self.setup = build_setup(self.methods, self.options, notify=notify or _quiet)
+
+    def check(self) -> None:
+        """One small request to each API the methods call (a wrong key fails here, once)."""
+        from math_router.evals.methods import preflight
+
+        preflight(self.setup, self.methods)
+
+    def load(self) -> None:
+        """Load the GGUFs run in process now rather than on the first question."""
+        from math_router.factory import load_local_models
+
+        load_local_models(self.setup)
+
+    def solve(self, question: str, method: str) -> Result:
+        from math_router.engine.answers import extract_answer
+        from math_router.evals.methods import METHODS
+
+        if method not in self.methods:
+            raise UserError(f"method {method!r} is not one of {', '.join(self.methods)}")
+        trace = METHODS[method](self.setup, question)
+        answer = extract_answer(trace.final_text or "") if trace.stopped == "answer" else None
+        return Result(answer, trace)
 
 
 def method_list(methods: str | Iterable[str]) -> list[str]:

@@ -496,6 +496,57 @@ def report(results, no_plots, prices):
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any but this machine's needs --server-api-key.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--methods", "served", type=MethodList(), default="llm,router,slm,cascade",
+              show_default=True, help="The methods served, each as a model name.")
+@click.option("--server-api-key", envvar="MATH_ROUTER_API_KEY", show_envvar=False,
+              help="The key clients must send (Authorization: Bearer KEY) [env: "
+                   "MATH_ROUTER_API_KEY]; never printed. (--api-key stays the orchestrator's.)")
+@click.option("--max-concurrency", type=click.IntRange(1), default=8, show_default=True,
+              help="Requests answered at once; they share the batched decoder.")
+@click.option("--max-queue", type=click.IntRange(0), default=64, show_default=True,
+              help="Requests that may wait for a turn; past that, 429 with Retry-After.")
+@click.option("--max-question-chars", type=click.IntRange(1), default=20_000, show_default=True,
+              help="Longest question accepted (a longer one is a 400).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append one JSON line per request (time, model, question hash, answer, cost, "
+                   "seconds) to this file.")
+@click.option("--log-questions", is_flag=True, help="--log: the question's text, not its hash.")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="A calibration.json from `calibrate`: its threshold for the cascade.")
+@model_options
+def serve(host, port, served, server_api_key, max_concurrency, max_queue, max_question_chars,
+          log_path, log_questions, calibration, **kw):
+    """Serve the methods as OpenAI-compatible chat models: point any OpenAI client at
+    http://HOST:PORT/v1 and ask for model router, cascade, llm or slm.
+
+    \b
+    Example:
+      math-router serve --port 8000
+      # from another program:
+      # OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="-").chat.completions.create(
+      #     model="cascade", messages=[{"role": "user", "content": "What is 27*14+15?"}])
+    """
+    from math_router import api
+    from math_router.server import ServerSettings, check_host, serve as run_server
+
+    settings = ServerSettings(max_concurrency=max_concurrency, max_queue=max_queue,
+                              max_question_chars=max_question_chars, api_key=server_api_key,
+                              log=log_path, log_questions=log_questions)
+    with user_errors():
+        check_host(host, server_api_key)  # before any model is built
+        if kw["batch_api"]:
+            raise UserError("--batch-api answers within 24 hours: not for a server")
+        solver = api.Solver(served, options=make_options(kw), notify=notify,
+                            calibration=calibration)
+        solver.check()
+        solver.load()
+        run_server(solver, host, port, settings, notify)
+
+
+@cli.command()
 @click.option("--no-data", is_flag=True, help="Skip loading the Hub data sets.")
 def check(no_data):
     """Say what is installed and ready, one line per item, with the fix for each problem.

@@ -301,3 +301,11 @@ def device(setup: Setup) -> str | None:
         if runtime is not None:
             return runtime.device
     return None
+
+
+def load_local_models(setup: Setup) -> None:
+    """Load every GGUF the setup runs in process now, not on the first request (a server)."""
+    for model in (setup.orchestrator, setup.baseline, *setup.specialists.values()):
+        runtime = getattr(getattr(model, "inner", model), "runtime", None)
+        if runtime is not None:
+            runtime.llama  # noqa: B018 (loads on first access)

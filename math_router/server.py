@@ -1,0 +1,343 @@
+"""`math-router serve`: the methods as OpenAI-compatible chat models, over HTTP.
+
+An edge like the command line: it parses a request, calls the same API (an
+`api.Solver`, built once at start and shared by every request, so concurrent
+requests share the batched decoder, the response cache and the price table) and
+shapes the reply. Point any OpenAI client at it and ask for a method as the model:
+
+    OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="...").chat.completions.create(
+        model="cascade", messages=[{"role": "user", "content": "What is 27*14+15?"}])
+
+    POST /v1/chat/completions   the last user message is the problem; the reply's content is
+                                the final text with the answer in \\boxed{}, usage sums every
+                                model call, and `math_router` carries answer, cost, models,
+                                how it ended and the tool calls; `stream: true` gets SSE
+    GET  /v1/models             the methods served (router, cascade, llm, slm)
+    GET  /health                liveness, and the requests in flight and waiting
+
+Bad requests get OpenAI-shaped errors (`{"error": {"message", "type", "param",
+"code"}}`) with 400, 401, 404, 413 or 429, never a traceback; a failing upstream API
+is a 502 with its reason, and the server goes on serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from math_router.engine.errors import InputTooLong, TransportError, UserError
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@attrs.frozen
+class ServerSettings:
+    max_concurrency: int = 8  # requests being answered at once (threads over the shared models)
+    max_queue: int = 64  # requests waiting for a turn; past that, 429 with Retry-After
+    max_body_bytes: int = 1 << 20
+    max_question_chars: int = 20_000
+    api_key: str | None = None  # clients must send `Authorization: Bearer <key>`
+    log: Path | None = None  # one JSON line per request: time, model, question hash, answer, cost
+    log_questions: bool = False  # the question's text in the log instead of its hash
+    retry_after: int = 2  # seconds a 429 asks the client to wait
+
+
+class RequestError(Exception):
+    """A request the server refuses, as OpenAI would: status, message, type, param, code."""
+
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
+                 param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.type, self.param, self.code = status, type_, param, code
+        self.headers = headers or {}
+
+    def response(self):
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"error": {"message": str(self), "type": self.type,
+                                       "param": self.param, "code": self.code}},
+                            status_code=self.status, headers=self.headers)
+
+
+def check_host(host: str, api_key: str | None) -> None:
+    """Serving beyond this machine needs a key: without one, anyone who reaches the port spends
+    the operator's API budget."""
+    if host not in LOCAL_HOSTS and not api_key:
+        raise UserError(f"--host {host} serves other machines: it needs --server-api-key KEY (or "
+                        "MATH_ROUTER_API_KEY), which clients then send as their API key")
+
+
+def create_app(solver, settings: ServerSettings = ServerSettings()):
+    """The ASGI app: Starlette routes over `solver` (api.Solver)."""
+    import anyio
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    limiter = anyio.CapacityLimiter(settings.max_concurrency)
+    state = {"admitted": 0}  # in flight and waiting; the event loop is one thread
+    log_lock = threading.Lock()
+    created = int(time.time())
+
+    def authorize(request) -> None:
+        if settings.api_key is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), settings.api_key.encode()):
+            raise RequestError(401, "Incorrect API key provided: send Authorization: Bearer "
+                                    "<the server's key>", code="invalid_api_key")
+
+    async def read_body(request) -> dict:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            raise _too_large(settings)
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > settings.max_body_bytes:
+                raise _too_large(settings)
+        try:
+            body = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError(400, "the body is not JSON: send a chat completions request "
+                                    "as a JSON object") from None
+        if not isinstance(body, dict):
+            raise RequestError(400, "the body must be a JSON object")
+        return body
+
+    def write_log(entry: dict) -> None:
+        if settings.log is None:
+            return
+        with log_lock, settings.log.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    async def chat_completions(request):
+        start = time.perf_counter()
+        model = None
+        question = ""
+        try:
+            authorize(request)
+            body = await read_body(request)
+            model, question, stream = parse_request(body, solver.methods, settings)
+            if state["admitted"] >= settings.max_concurrency + settings.max_queue:
+                raise RequestError(429, f"the server is answering {settings.max_concurrency} "
+                                        f"requests and {settings.max_queue} wait; try again shortly",
+                                   "rate_limit_error", code="rate_limit_exceeded",
+                                   headers={"Retry-After": str(settings.retry_after)})
+            state["admitted"] += 1
+            try:
+                result = await anyio.to_thread.run_sync(solve, solver, question, model,
+                                                        limiter=limiter)
+            finally:
+                state["admitted"] -= 1
+        except RequestError as e:
+            if model is not None or e.status >= 500:
+                write_log(log_entry(settings, model, question, None, start, e.status, str(e)))
+            return e.response()
+        reply = completion_body(result, model)
+        write_log(log_entry(settings, model, question, result, start, 200))
+        if stream:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(sse_chunks(reply, include_usage), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        return JSONResponse(reply)
+
+    async def models(request):
+        try:
+            authorize(request)
+        except RequestError as e:
+            return e.response()
+        return JSONResponse({"object": "list", "data": [
+            {"id": m, "object": "model", "created": created, "owned_by": "math-router"}
+            for m in solver.methods]})
+
+    async def health(request):
+        return JSONResponse({"status": "ok", "models": solver.methods,
+                             "in_flight_and_waiting": state["admitted"],
+                             "max_concurrency": settings.max_concurrency,
+                             "max_queue": settings.max_queue})
+
+    async def http_error(request, exc: HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return RequestError(exc.status_code, f"{request.method} {request.url.path}: "
+                                             f"{exc.detail}", code=code).response()
+
+    async def unexpected(request, exc: Exception):  # a bug of ours: a line, never a traceback out
+        print(f"math-router serve: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return RequestError(500, f"internal error ({type(exc).__name__})", "server_error").response()
+
+    return Starlette(routes=[
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+    ], exception_handlers={HTTPException: http_error, Exception: unexpected})
+
+
+def _too_large(settings: ServerSettings) -> RequestError:
+    return RequestError(413, f"the body is over {settings.max_body_bytes:,} bytes",
+                        code="request_too_large")
+
+
+def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> tuple[str, str, bool]:
+    """(method, question, stream) of a chat completions request, or the RequestError it earns."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestError(400, "model is required: one of " + ", ".join(methods), param="model")
+    if model not in methods:
+        raise RequestError(404, f"The model '{model}' does not exist; this server serves "
+                                + ", ".join(methods), param="model", code="model_not_found")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError(400, "messages must be a non-empty list of messages", param="messages")
+    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+        raise RequestError(400, "each message must be an object with a role", param="messages")
+    user = next((m for m in reversed(messages) if m["role"] == "user"), None)
+    if user is None:
+        raise RequestError(400, "no user message: the last user message is the problem",
+                           param="messages")
+    question = text_of(user.get("content"))
+    if question is None:
+        raise RequestError(400, "the user message's content must be text (a string or text parts)",
+                           param="messages")
+    question = question.strip()
+    if not question:
+        raise RequestError(400, "the question is empty", param="messages")
+    if len(question) > settings.max_question_chars:
+        raise RequestError(400, f"the question is {len(question):,} characters; this server takes "
+                                f"at most {settings.max_question_chars:,}", param="messages",
+                           code="string_above_max_length")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise RequestError(400, "stream must be true or false", param="stream")
+    n = body.get("n", 1)
+    if n != 1:
+        raise RequestError(400, "n must be 1: a method gives one answer per request", param="n")
+    return model, question, stream
+
+
+def text_of(content: Any) -> str | None:
+    """A message's text: a string, or the text parts of a list; None for anything else."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        texts = [p.get("text") for p in content if p.get("type") == "text"]
+        if texts and all(isinstance(t, str) for t in texts):
+            return "\n".join(texts)
+    return None
+
+
+def solve(solver, question: str, model: str):
+    """The method's answer, with failures turned into what the client should see."""
+    try:
+        return solver.solve(question, model)
+    except TransportError as e:  # the orchestrator's or the specialist's API failed
+        raise RequestError(502, f"upstream: {e}", "upstream_error", code="upstream_failed") from None
+    except InputTooLong as e:
+        raise RequestError(400, str(e), param="messages", code="context_length_exceeded") from None
+    except UserError as e:  # the server's own setup: the operator's to fix, not the client's
+        raise RequestError(500, str(e), "server_error") from None
+
+
+def final_content(result) -> str:
+    """The final text, with the answer in \\boxed{} even when the model stated it otherwise."""
+    from math_router.engine.answers import last_boxed
+
+    text = (result.trace.final_text or "").strip()
+    if result.answer is not None and last_boxed(text) is None:
+        text = (text + "\n\n" if text else "") + f"\\boxed{{{result.answer}}}"
+    return text
+
+
+def completion_body(result, model: str) -> dict:
+    """A chat.completion for `result`: usage sums every model call; `math_router` says the rest."""
+    from math_router.evals.records import summary
+
+    trace = result.trace
+    prompt = sum(u.input_tokens for u in trace.usage.values())
+    completion = sum(u.output_tokens for u in trace.usage.values())
+    said = summary(trace)
+    vote = said["vote"]
+    extra = {"answer": result.answer, "cost_usd": said["cost_usd"],
+             "component_cost_usd": said["component_cost_usd"], "ended": trace.details.get("ended"),
+             "stopped": trace.stopped, "models": said["models"], "local": said["local"],
+             "tool_calls": said["tool_calls"], "seconds": said["seconds"], "usage": said["usage"],
+             "vote": None if vote is None else {k: vote.get(k) for k in (
+                 "agreement", "escalated", "threshold", "majority", "candidates")}}
+    return {"id": f"chatcmpl-mr-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
+            "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": final_content(result)},
+                         "logprobs": None,
+                         "finish_reason": "stop" if trace.stopped == "answer" else "length"}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                      "total_tokens": prompt + completion},
+            "math_router": extra}
+
+
+def sse_chunks(reply: dict, include_usage: bool, piece: int = 64):
+    """The finished reply as chat.completion.chunk events: the role, the text in pieces, the
+    finish reason (with `math_router`), the usage when asked, then [DONE]."""
+    base = {"id": reply["id"], "object": "chat.completion.chunk", "created": reply["created"],
+            "model": reply["model"]}
+    choice = reply["choices"][0]
+    text = choice["message"]["content"]
+
+    def event(data: dict) -> bytes:
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+    yield event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                      "finish_reason": None}]})
+    for start in range(0, len(text), piece):
+        yield event({**base, "choices": [{"index": 0, "delta": {"content": text[start:start + piece]},
+                                          "finish_reason": None}]})
+    yield event({**base, "choices": [{"index": 0, "delta": {},
+                                      "finish_reason": choice["finish_reason"]}],
+                 "math_router": reply["math_router"]})
+    if include_usage:
+        yield event({**base, "choices": [], "usage": reply["usage"]})
+    yield b"data: [DONE]\n\n"
+
+
+def log_entry(settings: ServerSettings, model: str | None, question: str, result, start: float,
+              status: int, error: str | None = None) -> dict:
+    """What the operator's log keeps of a request: never a key, the question only if asked."""
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model, "status": status,
+             "seconds": round(time.perf_counter() - start, 4)}
+    if settings.log_questions:
+        entry["question"] = question
+    else:
+        entry["question_sha256"] = hashlib.sha256(question.encode("utf-8")).hexdigest()[:16]
+    if result is not None:
+        entry.update(answer=result.answer, cost_usd=result.trace.cost_usd,
+                     ended=result.trace.details.get("ended"))
+    if error is not None:
+        entry["error"] = error
+    return entry
+
+
+def serve(solver, host: str, port: int, settings: ServerSettings,
+          notify=lambda line: print(line, file=sys.stderr)) -> None:
+    """Serve until interrupted (uvicorn)."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise UserError("math-router serve needs starlette and uvicorn: pip install "
+                        "'math-router[serve]'") from None
+    check_host(host, settings.api_key)
+    app = create_app(solver, settings)
+    notify(f"serving {', '.join(solver.methods)} on http://{host}:{port}/v1"
+           + (" (clients send the server's key)" if settings.api_key else ""))
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                server_header=False)
