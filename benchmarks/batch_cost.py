@@ -35,10 +35,7 @@ def specialist(request: dict):
     question = user_question(request)
     split = sum(map(ord, question)) % 3 == 0
     answers = ["1", "2", "3", "4"] if split else ["5"] * 4
-    n = request.get("n", 1)
-    return completion(choices=[{"index": i, "message": {"role": "assistant",
-                                                        "content": f"\\boxed{{{answers[i % 4]}}}"},
-                                "finish_reason": "stop"} for i in range(n)])
+    return completion(f"\\boxed{{{answers[request.get('seed', 0) % 4]}}}")
 
 
 def run(args, batch: bool, orch: ChatServer, spec: ChatServer, out: Path) -> dict:

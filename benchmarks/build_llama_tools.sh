@@ -5,6 +5,7 @@
 # Python package, so their figures and ours compare like for like.
 #
 #   benchmarks/build_llama_tools.sh          # prints the folder that holds the three programs
+#   benchmarks/build_llama_tools.sh --where  # the same folder, or exit 1 if it is not built
 #
 # Cached per (version, flags, compiler) under ${XDG_CACHE_HOME:-~/.cache}/math-router-ci/
 # llama-tools/KEY/bin, as .ci/run caches the wheel: minutes once, seconds after. Offline but for
@@ -26,6 +27,10 @@ for t in $tools; do [ -x "$root/bin/$t" ] || have=0; done
 if [ "$have" = 1 ]; then
   echo "$root/bin"
   exit 0
+fi
+if [ "${1:-}" = "--where" ]; then
+  echo "not built: run benchmarks/build_llama_tools.sh ($root)" >&2
+  exit 1
 fi
 
 work=$(mktemp -d)

@@ -473,26 +473,41 @@ def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):
 
 
 @cli.command()
-@click.argument("results", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("results", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-plots", is_flag=True, help="Only the tables.")
 @click.option("--price", "prices", multiple=True, metavar="NAME=IN,OUT[,CACHED_IN]",
               help="Reprice the run from its recorded tokens at these USD per million tokens "
                    "(repeatable); nothing is re-run and the records are not changed.")
 def report(results, no_plots, prices):
     """Compare the methods in a RESULTS folder: the trade-off against the llm, paired tests,
-    per-problem agreement, plots; writes comparison.json and report.md there."""
+    per-problem agreement, plots; writes comparison.json, report.md and report.html there.
+
+    With two folders (two runs of the same problems: two specialists, two thresholds), the
+    runs side by side with a paired test between them, in RESULTS_A/compare-<B>.html.
+    """
     from math_router.engine.pricing import parse_price
     from math_router.evals.plots import write_plots
-    from math_router.evals.report import load_results, report_text, write_comparison, write_markdown
+    from math_router.evals.report import (compare_runs, load_results, report_text,
+                                          write_comparison, write_html, write_markdown)
 
+    if len(results) > 2:
+        raise click.ClickException("give one results folder, or two to compare")
     with user_errors():
-        records = load_results(results, dict(parse_price(p) for p in prices) or None)
-        comparison = write_comparison(results, records)
+        repriced = dict(parse_price(p) for p in prices) or None
+        if len(results) == 2:
+            text, page = compare_runs(results[0], results[1], repriced)
+            click.echo(text)
+            click.echo(f"wrote {page}")
+            return
+        [folder] = results
+        records = load_results(folder, repriced)
+        comparison = write_comparison(folder, records)
         click.echo(report_text(comparison, records))
-        plots = [] if no_plots else write_plots(results, comparison, records)
+        plots = [] if no_plots else write_plots(folder, comparison, records)
         for path in plots:
             click.echo(f"wrote {path}")
-        click.echo(f"wrote {write_markdown(results, comparison, records, plots)}")
+        click.echo(f"wrote {write_markdown(folder, comparison, records, plots)}")
+        click.echo(f"wrote {write_html(folder, comparison, records, plots)}")
 
 
 @cli.command()

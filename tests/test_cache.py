@@ -75,13 +75,8 @@ def test_keys_change_with_every_part():
 
 
 def test_samples_are_cached_per_index(tmp_path):
-    answers = iter(range(100))
-
-    def sampled(request):
-        n = request.get("n", 1)
-        return completion(choices=[{"index": i, "message": {"role": "assistant",
-                                                            "content": f"\\boxed{{{next(answers)}}}"},
-                                    "finish_reason": "stop"} for i in range(n)])
+    def sampled(request):  # sample i of a set with seed s is asked with seed s + i
+        return completion(f"\\boxed{{{request['seed'] - 5}}}")
 
     cache = ResponseCache(tmp_path / "r.sqlite")
     with ChatServer(sampled) as server:
@@ -93,12 +88,14 @@ def test_samples_are_cached_per_index(tmp_path):
     assert [r.answer for r in first.results] == ["0", "1", "2"]
     assert [r.answer for r in again.results] == ["0", "1", "2"]
     assert all(r.details["cached"] for r in again.results)
-    assert again.usage.cached_calls == 1 and again.usage.calls == 1
+    assert again.usage.cached_calls == 3 and again.usage.calls == 3
     assert again.usage.spent().calls == 0 and again.usage.input_tokens == first.usage.input_tokens
     # The set's seconds as measured, once: not once per sample.
     assert first.usage.seconds > 0 and again.usage.seconds == pytest.approx(first.usage.seconds)
-    assert [r.answer for r in other_seed.results] == ["3", "4", "5"]
-    assert server.requests[0]["n"] == 3 and len(server.requests) == 2
+    assert [r.answer for r in other_seed.results] == ["1", "2", "3"]
+    # Three requests a set; the second set came from the cache; seed 6's sample 0 is not
+    # seed 5's sample 1 (the key holds both).
+    assert len(server.requests) == 6 and not any("n" in r for r in server.requests)
 
 
 def test_an_eval_rerun_into_a_fresh_folder_sends_nothing(tmp_path):

@@ -78,8 +78,10 @@ def test_votes_escalations_and_records(tmp_path):
         {"answer": str(int(PROBLEMS[2].gold) + 1), "count": 2, "by_mode": {"cot": 2}},
         {"answer": PROBLEMS[2].gold, "count": 2, "by_mode": {"cot": 2}}]
     assert records[5]["candidates"] == [] and records[5]["majority"] is None
-    # One request of n=4 per problem; the orchestrator only for the three escalations.
-    assert [r.get("n") for r in spec.requests] == [4] * N
+    # Four requests of one sample per problem (seeds 0-3: usage exact on every server); the
+    # orchestrator only for the three escalations.
+    assert len(spec.requests) == 4 * N and not any("n" in r for r in spec.requests)
+    assert sorted(r["seed"] for r in spec.requests) == sorted(list(range(4)) * N)
     assert len(orch.requests) == 3
     # Workers run concurrently, so find problem 2's escalation rather than trust the order.
     escalation = next(r for r in orch.requests if PROBLEMS[2].question in r["messages"][-1]["content"])
@@ -89,7 +91,8 @@ def test_votes_escalations_and_records(tmp_path):
     assert unanimous["usage"]["orchestrator"]["calls"] == 0 and unanimous["cost_usd"] == 0
     specialist = dict(unanimous["usage"]["specialist"])
     assert specialist.pop("seconds") > 0
-    assert specialist == {"input_tokens": 50, "output_tokens": 400, "calls": 1, "cached_calls": 0,
+    # Four requests, each reading the 50-token prompt, each writing 100 tokens.
+    assert specialist == {"input_tokens": 200, "output_tokens": 400, "calls": 4, "cached_calls": 0,
                           "prompt_cache_hit_tokens": 0}
 
     summary = json.loads((out / "comparison.json").read_text())["methods"]["cascade"]

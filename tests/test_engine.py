@@ -176,12 +176,10 @@ def test_show_work_returns_the_worked_solution():
 
 
 def sampled_specialist(answers: list[str]):
+    """Sample i (seed i) answers answers[i], one request each."""
     def respond(request):
-        n = request.get("n", 1)
-        return completion(choices=[{"index": i, "message": {"role": "assistant",
-                                                            "content": f"Work.\n\\boxed{{{answers[i]}}}"},
-                                    "finish_reason": "stop"} for i in range(n)],
-                          prompt_tokens=40, completion_tokens=50 * n)
+        answer = answers[request.get("seed", 0) % len(answers)]
+        return completion(f"Work.\n\\boxed{{{answer}}}", prompt_tokens=40, completion_tokens=50)
     return respond
 
 

@@ -192,10 +192,7 @@ def test_a_mixed_cascade_votes_across_both_modes_and_says_which_gave_what(tmp_pa
             if "```output" not in request["prompt"]:
                 return text_completion("```python\nprint(2 + 2)\n```\n")
             return text_completion("\\boxed{4}")
-        n = request.get("n", 1)
-        return completion(choices=[{"index": i, "message": {"role": "assistant",
-                                                            "content": f"\\boxed{{{3 + i}}}"},
-                                    "finish_reason": "stop"} for i in range(n)])
+        return completion(f"\\boxed{{{3 + request.get('seed', 0)}}}")
 
     data = tmp_path / "one.jsonl"
     data.write_text('{"question": "What is 2+2?", "answer": "4"}\n')

@@ -10,6 +10,7 @@
     evaluation.py  the two jobs on the runner: evaluate (gold answers), answer (your own)
     compare.py     the figures per method and per pair; stats.py: intervals, paired tests
     report.py      comparison.json, the tables, report.md; plots.py
+    html_report.py report.html: every problem beside every method, the traces a click away
     calibrate.py   the cascade's threshold chosen on other problems
     provenance.py  versions, commit, model files and prompts by hash
 """

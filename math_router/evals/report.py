@@ -11,7 +11,7 @@ from pathlib import Path
 
 from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
-from math_router.evals.compare import BASELINE, compare, reprice
+from math_router.evals.compare import BASELINE, compare, paired, reprice
 from math_router.evals.methods import METHODS
 from math_router.evals.folders import EvalFolder, read_json, write_json_atomic
 from math_router.evals.records import latest_records, read_records
@@ -69,10 +69,8 @@ def _money(value: float | None, digits: int = 4) -> str:
     return "unknown" if value is None else f"${value:.{digits}f}"
 
 
-def tradeoff_table(comparison: dict, markdown: bool = False) -> str:
+def tradeoff_rows(comparison: dict) -> tuple[list[str], list[list[str]]]:
     """The table the report leads with: accuracy and cost, each method against the llm."""
-    from tabulate import tabulate
-
     rows = []
     for method, s in comparison["methods"].items():
         delta = s.get("accuracy_delta_vs_llm")
@@ -91,6 +89,13 @@ def tradeoff_table(comparison: dict, markdown: bool = False) -> str:
                      "-" if "escalation_rate" not in s else _percent(s["escalation_rate"])])
     headers = ["method", "models", "answered", "accuracy [95% CI]", "vs llm, paired [95% CI]",
                "cost/problem", "cost vs llm", "orchestrator tok/problem", "escalated"]
+    return headers, rows
+
+
+def tradeoff_table(comparison: dict) -> str:
+    from tabulate import tabulate
+
+    headers, rows = tradeoff_rows(comparison)
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
@@ -270,3 +275,64 @@ def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
     return path
 
 
+
+
+def _problems(out: Path) -> dict[str, dict]:
+    """The folder's problems by id (samples.csv), in their order."""
+    from math_router.evals.folders import read_samples
+
+    folder = EvalFolder(out)
+    return {row["id"]: row for row in read_samples(folder.samples)} if folder.samples.exists() else {}
+
+
+def _title(out: Path) -> str:
+    info = read_json(out / "run.json") if (out / "run.json").exists() else {}
+    return (f"{info.get('dataset', out.name)}, {info.get('n', '?')} problems "
+            f"(seed {info.get('seed', '?')})")
+
+
+def write_html(out: Path, comparison: dict, results: dict[str, list[dict]],
+               plots: list[Path]) -> Path:
+    """report.html: the trade-off table, the plots, then every problem beside every method."""
+    import html
+
+    from math_router.evals.html_report import page_data, tradeoff_html, write_html as page
+
+    summary = (f"<p class=\"muted\">Made {html.escape(comparison['date'])} from "
+               f"<code>{html.escape(str(out))}</code>.</p>"
+               "<h2>Accuracy and cost against the llm</h2>" + tradeoff_html(comparison)
+               + "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes(comparison)) + "</ul>")
+    return page(out / "report.html", f"Results: {_title(out)}", summary,
+                page_data([("", results)], _problems(out)), plots)
+
+
+def compare_runs(a: Path, b: Path, prices: dict[str, Price] | None = None) -> tuple[str, Path]:
+    """Two runs of the same problems side by side: the text, and the page written into `a`."""
+    import html
+
+    from math_router.evals.html_report import page_data, paired_html, tradeoff_html, write_html as page
+
+    names = (a.name, b.name) if a.name != b.name else ("A", "B")
+    runs = [load_results(a, prices), load_results(b, prices)]
+    shared = set(_problems(a)) & set(_problems(b))
+    if not shared and _problems(a) and _problems(b):
+        raise UserError(f"{a} and {b} hold no problem in common: compare two runs of the same problems")
+    comparisons = [compare(r) for r in runs]
+    summary = "".join(f"<h2>Run {html.escape(n)}: accuracy and cost against its llm</h2>"
+                      + f"<p class=\"muted\"><code>{html.escape(str(d))}</code></p>" + tradeoff_html(c)
+                      for n, d, c in zip(names, (a, b), comparisons))
+    summary += (f"<h2>{html.escape(names[0])} against {html.escape(names[1])}, paired on the "
+                "problems both answered</h2>" + paired_html(names[0], runs[0], names[1], runs[1]))
+    questions = {**_problems(b), **_problems(a)}
+    path = page(a / f"compare-{b.name}.html", f"{names[0]} against {names[1]}", summary,
+                page_data([(names[0], runs[0]), (names[1], runs[1])], questions), [])
+    lines = [f"{names[0]} ({a}) against {names[1]} ({b}), on the problems both answered:"]
+    for method in [m for m in runs[0] if m in runs[1]]:
+        p = paired(runs[0][method], runs[1][method])
+        d = p["difference"]
+        lines.append(f"  {method}: {p['n']} problems, only {names[0]} right {p['only_a']}, only "
+                     f"{names[1]} right {p['only_b']}"
+                     + ("" if d is None else f", difference {d['estimate']:+.1%} "
+                                             f"[{d['low']:+.0%}, {d['high']:+.0%}]")
+                     + f", McNemar p = {p['p_value']:.3g}")
+    return "\n".join(lines), path

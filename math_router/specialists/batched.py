@@ -96,6 +96,7 @@ class _Request:
     finished_seen: int = 0
     interlude: Interlude | None = None
     grammar: Any = None  # a llama_cpp.LlamaGrammar every sequence of the request must follow
+    ignore_eos: bool = False  # benchmarks: generate max_tokens, as llama.cpp's own benchmarks do
     reused: int = 0
 
 
@@ -123,6 +124,10 @@ class BatchedDecoder:
         self._interludes = ThreadPoolExecutor(max_workers=n_seq_max,
                                               thread_name_prefix="interlude")
         self.max_active = 0  # most sequences ever decoded in one step
+        # Steps that only decode (no prompt, no injected text): tokens and seconds, for benchmarks.
+        self.decode_tokens = 0
+        self.decode_seconds = 0.0
+        self._eog: list[int] | None = None
 
     @property
     def name(self) -> str:
@@ -131,7 +136,8 @@ class BatchedDecoder:
     def generate(self, prompt: list[int], *, n: int = 1, sampling: SamplingParams = GREEDY,
                  max_tokens: int = 1024,
                  settled: Callable[[list[str | None]], bool] | None = None,
-                 interlude: Interlude | None = None, grammar: Any = None) -> BatchResult:
+                 interlude: Interlude | None = None, grammar: Any = None,
+                 ignore_eos: bool = False) -> BatchResult:
         """`n` completions of the token list `prompt`, decoded alongside other callers' requests.
 
         `settled`, called with the finished texts (None for the rest) each time one
@@ -141,7 +147,8 @@ class BatchedDecoder:
         if not 1 <= n <= self.n_seq_max:
             raise ValueError(f"n must be between 1 and {self.n_seq_max}")
         request = _Request(list(prompt), n, sampling, max_tokens, Future(), time.perf_counter(),
-                           settled=settled, interlude=interlude, grammar=grammar)
+                           settled=settled, interlude=interlude, grammar=grammar,
+                           ignore_eos=ignore_eos)
         with self._cond:
             self._start()
             self._queue.append(request)
@@ -272,6 +279,8 @@ class BatchedDecoder:
         sampler = _internals.LlamaSampler()
         if request.grammar is not None:
             sampler.add_grammar(self._model, request.grammar)
+        if request.ignore_eos:
+            sampler.add_logit_bias(self._model.n_vocab(), {t: float("-inf") for t in self._eog_tokens()})
         s = request.sampling
         if s.temperature <= 0:
             sampler.add_greedy()
@@ -285,8 +294,16 @@ class BatchedDecoder:
         return _Sequence(seq_id=seq_id, sampler=sampler, position=len(request.prompt),
                          max_tokens=request.max_tokens, index=index)
 
+    def _eog_tokens(self) -> list[int]:
+        """Every end-of-generation token of the vocabulary (looked up once)."""
+        if self._eog is None:
+            is_eog = self._llama_cpp.llama_vocab_is_eog
+            self._eog = [t for t in range(self._model.n_vocab()) if is_eog(self._vocab, t)]
+        return self._eog
+
     def _step(self, active: list[_Request]) -> None:
         """One llama_decode: a token for every decoding sequence, interludes' text, prompt chunks."""
+        started = time.perf_counter()
         llama_cpp = self._llama_cpp
         batch = self._batch
         batch.n_tokens = 0
@@ -361,6 +378,9 @@ class BatchedDecoder:
         for seq in decoding + injecting:
             self._accept(owner[id(seq)], seq, llama_cpp.llama_sampler_sample(
                 seq.sampler.sampler, self._ctx.ctx, seq.batch_index))
+        if batch.n_tokens == len(decoding):  # decode only: no prompt, no injected text
+            self.decode_tokens += len(decoding)
+            self.decode_seconds += time.perf_counter() - started
 
     def _accept(self, request: _Request, seq: _Sequence, token: int) -> None:
         if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):

@@ -12,6 +12,8 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import attrs
+
 from math_router.engine.chat import CHECK_PROMPT, call_openai, response_usage
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
@@ -61,8 +63,7 @@ class OpenAISpecialist:
     def solve(self, question: str) -> SpecialistResult:
         if self.mode == "tir":
             return self._tir(question, temperature=0.0, top_p=1.0, seed=None)
-        results, usage, seconds = self._request(question, n=1, temperature=0.0, top_p=1.0, seed=None)
-        return results[0]
+        return self._request(question, temperature=0.0, top_p=1.0, seed=None)
 
     def _tir(self, question: str, *, temperature: float, top_p: float, seed: int | None,
              sample: int = 0) -> SpecialistResult:
@@ -101,35 +102,36 @@ class OpenAISpecialist:
                      "executions": programs.executions})
 
     def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
-        """k samples in one request (`n=k`); servers that return fewer get asked for the rest.
+        """k solutions as k requests of one side by side, sample i with seed + i.
 
-        All k are always drawn (`settled` is accepted for the protocol's sake): one request
-        cannot be stopped half way.
+        Not one request of n=k: llama.cpp's llama-server answers n choices but reports the
+        tokens of one, so the usage would be wrong; k requests are counted exactly on every
+        server, and servers that cache prompts (vLLM, llama-server) evaluate it once anyway.
+        All k are always drawn (`settled` is accepted for the protocol's sake).
         """
         start = time.perf_counter()
-        if self.mode == "tir":  # each sample runs its own programs: k requests side by side
-            with ThreadPoolExecutor(max_workers=params.k) as pool:
-                results = list(pool.map(lambda i: self._tir(
-                    question, temperature=params.temperature, top_p=params.top_p,
-                    seed=params.seed + i, sample=i), range(params.k)))
-            usage = sum((r.usage for r in results), Usage())
-            return SampleSet(results, usage, time.perf_counter() - start,
-                             {"device": "remote", "mode": "tir"})
-        results, usage, _ = self._request(question, n=params.k, temperature=params.temperature,
-                                          top_p=params.top_p, seed=params.seed)
-        while len(results) < params.k:
-            more, more_usage, _ = self._request(question, n=1, temperature=params.temperature,
-                                                top_p=params.top_p, seed=params.seed + len(results))
-            results += more
-            usage = usage + more_usage
-        return SampleSet(results[:params.k], usage, time.perf_counter() - start, {"device": "remote"})
 
-    def _request(self, question: str, *, n: int, temperature: float, top_p: float,
-                 seed: int | None) -> tuple[list[SpecialistResult], Usage, float]:
+        def one(i: int) -> SpecialistResult:
+            if self.mode == "tir":  # each sample runs its own programs
+                return self._tir(question, temperature=params.temperature, top_p=params.top_p,
+                                 seed=params.seed + i, sample=i)
+            return self._request(question, temperature=params.temperature, top_p=params.top_p,
+                                 seed=params.seed + i)
+
+        with ThreadPoolExecutor(max_workers=params.k) as pool:
+            results = list(pool.map(one, range(params.k)))
+        seconds = time.perf_counter() - start
+        # They ran side by side: the set's seconds are its wall time, carried by the first
+        # sample (as the batched decoder does), not the sum of the k requests' times.
+        results = [attrs.evolve(r, usage=attrs.evolve(r.usage, seconds=seconds if i == 0 else 0.0))
+                   for i, r in enumerate(results)]
+        usage = sum((r.usage for r in results), Usage())
+        return SampleSet(results, usage, seconds, {"device": "remote", "mode": self.mode})
+
+    def _request(self, question: str, *, temperature: float, top_p: float,
+                 seed: int | None) -> SpecialistResult:
         request = {"model": self.name, "messages": qwen_math.messages_for(question),
                    "temperature": temperature, "max_tokens": self.max_tokens}
-        if n > 1:
-            request["n"] = n
         if top_p < 1.0:
             request["top_p"] = top_p
         if seed is not None:
@@ -139,13 +141,11 @@ class OpenAISpecialist:
                                **request)
         seconds = time.perf_counter() - start
         self.served_model = getattr(response, "model", None) or self.served_model
-        usage = response_usage(response, seconds)
-        results = [SpecialistResult(
-            text=choice.message.content or "", answer=extract_answer(choice.message.content or ""),
-            usage=usage if i == 0 else Usage(), seconds=seconds,
-            details={"finish_reason": choice.finish_reason, "device": "remote"})
-            for i, choice in enumerate(response.choices)]
-        return results, usage, seconds
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        return SpecialistResult(text=text, answer=extract_answer(text),
+                                usage=response_usage(response, seconds), seconds=seconds,
+                                details={"finish_reason": choice.finish_reason, "device": "remote"})
 
 
 def chatml(messages: list[dict]) -> str:
