@@ -17,6 +17,7 @@ import attrs
 import click
 
 from math_router.engine.errors import InputTooLong, UserError
+from math_router.engine.loop import ToolLimits
 from math_router.evals.methods import METHODS
 from math_router.factory import ModelOptions
 from math_router.specialists.base import SamplingParams
@@ -66,6 +67,13 @@ def model_options(f):
         click.option("--max-turns", type=click.IntRange(1), default=DEFAULTS["max_turns"].default,
                      show_default=True,
                      help="Most orchestrator calls per question."),
+        click.option("--max-tool-calls", type=click.IntRange(1),
+                     default=DEFAULTS["tool_limits"].default.per_turn, show_default=True,
+                     help="Most tool calls run per orchestrator turn; each one past it is answered "
+                          "with an error."),
+        click.option("--max-tool-calls-per-problem", type=click.IntRange(1),
+                     default=DEFAULTS["tool_limits"].default.per_problem, show_default=True,
+                     help="Most tool calls run per question, in all its turns."),
         click.option("--no-force-tool", is_flag=True,
                      help="Let the router's orchestrator decide whether to call slm_help at all."),
         click.option("--price", "prices", multiple=True, metavar="NAME=IN,OUT",
@@ -73,7 +81,8 @@ def model_options(f):
                           "price table (repeatable)."),
         click.option("--timeout", type=click.FloatRange(1), default=DEFAULTS["timeout"].default,
                      show_default=True,
-                     help="Seconds to wait for one API reply."),
+                     help="Seconds one API reply may take in all, first byte to last (the SDK "
+                          "retries twice first)."),
         click.option("--no-cache", is_flag=True,
                      help="Call the models even when the response cache has the answer."),
         click.option("--no-batch", is_flag=True,
@@ -150,6 +159,7 @@ def make_options(kw: dict) -> ModelOptions:
         orchestrator_max_tokens=kw["orchestrator_max_tokens"], gpu_layers=kw["gpu_layers"],
         threads=kw["threads"],
         max_turns=kw["max_turns"], force_tool=not kw["no_force_tool"], timeout=kw["timeout"],
+        tool_limits=ToolLimits(kw["max_tool_calls"], kw["max_tool_calls_per_problem"]),
         prices=dict(parse_price(p) for p in kw["prices"]), cache=not kw["no_cache"],
         batch=not kw["no_batch"], threshold=kw["threshold"],
         sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],

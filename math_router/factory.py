@@ -22,7 +22,7 @@ from math_router.specialists.caching import CachedSpecialist
 from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
 from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
-from math_router.engine.loop import DEFAULT_MAX_TURNS
+from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
 from math_router.evals.methods import DEFAULT_THRESHOLD, NEEDS, Setup
 from math_router.specialists import gguf
 from math_router.specialists.base import SamplingParams, Specialist
@@ -42,6 +42,7 @@ class ModelOptions:
     gpu_layers: int | None = None
     threads: int | None = None  # llama.cpp CPU threads; None: the physical cores
     max_turns: int = DEFAULT_MAX_TURNS
+    tool_limits: ToolLimits = ToolLimits()
     force_tool: bool = True
     timeout: float = 120.0
     prices: dict[str, Price] = attrs.field(factory=dict)
@@ -91,7 +92,8 @@ def build_setup(methods: list[str], options: ModelOptions,
                  specialist=specialists.get(options.specialist_mode),
                  specialists=specialists, specialist_mode=options.specialist_mode,
                  samples_mix=options.samples_mix,
-                 max_turns=options.max_turns, force_tool=options.force_tool, prices=options.prices,
+                 max_turns=options.max_turns, tool_limits=options.tool_limits,
+                 force_tool=options.force_tool, prices=options.prices,
                  sampling=options.sampling, threshold=options.threshold,
                  router_samples=options.router_samples, agree_stop=options.agree_stop,
                  direct_first_call=options.direct_first_call,
@@ -254,6 +256,7 @@ def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
         settings["sandbox"] = dataclasses.asdict(options.sandbox)
     if method in ("router", "cascade"):
         settings["tools"] = [t.name for t in setup.tools]
+        settings["tool_limits"] = attrs.asdict(options.tool_limits)
     if any("gguf" in settings.get(part, {}) for part in ("orchestrator", "specialist")):
         settings["gpu_layers"] = options.gpu_layers
     if method == "router":

@@ -34,6 +34,13 @@ class Reply:
     status: int = 200
     body: dict = attrs.field(factory=dict)
     delay: float = 0.0
+    raw: bytes | None = None  # sent instead of `body` as JSON (a reply that breaks the protocol)
+    trickle: float = 0.0  # seconds between bytes: a server that answers, very slowly
+
+
+def raw_reply(data: bytes, status: int = 200, trickle: float = 0.0) -> Reply:
+    """A reply of exactly these bytes, labelled JSON (`trickle`: one byte at a time)."""
+    return Reply(status=status, raw=data, trickle=trickle)
 
 
 def completion(content: str | None = None, tool_calls: list[dict] | None = None,
@@ -357,12 +364,18 @@ class ChatServer:
                 self._send(reply)
 
             def _send(self, reply: Reply) -> None:
-                data = json.dumps(reply.body).encode()
+                data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not reply.trickle:
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
 
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 if self._batch_api("POST"):

@@ -6,10 +6,12 @@ another protocol converts at its own edge.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any, Protocol
 
+from math_router.engine import http
 from math_router.engine.errors import ParameterRefused, TransportError, UserError
 from math_router.engine.tool_call_text import parse_tool_calls
 from math_router.engine.trace import ToolRequest, Turn, Usage
@@ -44,8 +46,6 @@ class OpenAIChat:
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 120.0, max_retries: int = 2, temperature: float | None = 0.0,
                  max_tokens: int | None = None):
-        import openai
-
         base_url = resolve_base_url(base_url)
         key = resolve_api_key(api_key)
         if key is None and base_url is None:
@@ -61,8 +61,8 @@ class OpenAIChat:
         self.adjusted: dict[str, str | None] = {}
         # Local servers (vLLM, llama-server) accept any key; the SDK insists on one.
         self._key = key or "no-key"
-        self._client = openai.OpenAI(api_key=self._key, base_url=base_url,
-                                     timeout=timeout, max_retries=max_retries)
+        self._client = http.client(api_key=self._key, base_url=base_url, timeout=timeout,
+                                   max_retries=max_retries)
 
     @property
     def identity(self) -> str:
@@ -121,7 +121,8 @@ class OpenAIChat:
             # Servers without a tool-call parser for the model (llama-server on some
             # templates, vLLM without --tool-call-parser) return the call as text.
             content, requests = parse_tool_calls(content, {t["function"]["name"] for t in tools})
-        return Turn(content=content, tool_requests=requests, usage=response_usage(response, seconds),
+        return Turn(content=content, tool_requests=requests,
+                    usage=response_usage(response, seconds, self.base_url),
                     seconds=seconds, finish_reason=choice.finish_reason, notes=list(notes),
                     batch=batch)
 
@@ -143,10 +144,8 @@ class OpenAIChat:
 
 def served_models(base_url: str, api_key: str | None = None, timeout: float = 30.0) -> list[str]:
     """The model names an OpenAI-compatible server lists at /v1/models."""
-    import openai
-
     key = resolve_api_key(api_key) or "no-key"
-    client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=1)
+    client = http.client(api_key=key, base_url=base_url, timeout=timeout, max_retries=1)
     page = sdk_call(client.models.list, base_url, key)
     return sorted(m.id for m in page.data)
 
@@ -165,6 +164,8 @@ def sdk_call(create, base_url: str, key: str, *args, **request):
 
     try:
         return create(*args, **request)
+    except (ValueError, openai.APIResponseValidationError):  # a 200 whose body is not the API's
+        raise TransportError(f"{base_url} answered with a body that is not the API's JSON") from None
     except openai.AuthenticationError:
         raise TransportError(f"{base_url} refused the API key (HTTP 401)", systemic=True) from None
     except openai.APITimeoutError:
@@ -205,14 +206,27 @@ def sendable(messages: list[dict]) -> list[dict]:
             and m.get("tool_calls") else m for m in messages]
 
 
-def response_usage(response, seconds: float = 0.0) -> Usage:
-    """Tokens of a chat completion, with the input the API served from its prompt cache
-    (OpenAI bills those at a lower rate); servers that report none count 0."""
+def response_usage(response, seconds: float = 0.0, source: str = "the server") -> Usage:
+    """Tokens of a completion, with the input the API served from its prompt cache (OpenAI
+    bills those at a lower rate); servers that report none count 0. Usage that is not a
+    count (negative, NaN, not a number) is the server breaking the protocol: never priced."""
     u = response.usage
     details = getattr(u, "prompt_tokens_details", None) if u else None
     hits = getattr(details, "cached_tokens", None) or 0
-    return Usage.of_call(u.prompt_tokens if u else 0, u.completion_tokens if u else 0, seconds,
-                         prompt_cache_hit_tokens=hits)
+    return Usage.of_call(token_count(u.prompt_tokens if u else 0, "prompt_tokens", source),
+                         token_count(u.completion_tokens if u else 0, "completion_tokens", source),
+                         seconds, prompt_cache_hit_tokens=token_count(hits, "cached_tokens", source))
+
+
+def token_count(value, name: str, source: str) -> int:
+    """A usage figure as the int it must be, or a TransportError naming the server."""
+    if value is None:
+        return 0
+    whole = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)
+                                       and value.is_integer())
+    if isinstance(value, bool) or not whole or value < 0:
+        raise TransportError(f"{source} reported {name} = {value!r}, not a count of tokens")
+    return int(value)
 
 
 def _error_message(e: Any) -> str:

@@ -10,16 +10,26 @@ from math_router.engine import pricing
 from math_router.engine.chat import ChatModel
 from math_router.engine.progress import say, short
 from math_router.engine.trace import ToolCall, Trace, Turn, Usage, add_usage, measured_seconds
-from math_router.engine.toolbox import Toolbox
+from math_router.engine.toolbox import Toolbox, ToolResult
 
 
 # Most orchestrator calls per question; reaching it is recorded, not raised.
 DEFAULT_MAX_TURNS = 6
 
 
+@attrs.frozen
+class ToolLimits:
+    """Most tool calls run per orchestrator turn and per question: a reply asking for a
+    thousand calls runs `per_turn`; each call past a bound is answered `Error: ...`."""
+
+    per_turn: int = 8
+    per_problem: int = 24
+
+
 def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = DEFAULT_MAX_TURNS,
         first_tool_choice: str | dict | None = None, method: str = "loop",
-        prices: dict[str, pricing.Price] | None = None) -> Trace:
+        prices: dict[str, pricing.Price] | None = None, limits: ToolLimits = ToolLimits(),
+        calls_before: int = 0) -> Trace:
     """Run the conversation in `messages` to an answer, or to `max_turns` model calls.
 
     `first_tool_choice` applies to the first call only (forcing it every turn
@@ -51,8 +61,10 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
             stopped = "answer"
             break
         finals = []
-        for request in turn.tool_requests:
-            result = call_tool(tools, request.name, request.arguments)
+        for number, request in enumerate(turn.tool_requests):
+            over = over_limit(limits, number, calls_before + len(calls))
+            result = ToolResult(f"Error: {over}; this call was not run", is_error=True) if over \
+                else call_tool(tools, request.name, request.arguments)
             calls.append(ToolCall(name=request.name, arguments=request.arguments,
                                   result=result.content,
                                   seconds=measured_seconds(result.seconds, result.usage.values()),
@@ -72,6 +84,15 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
                   spent_seconds=time.perf_counter() - start, stopped=stopped,
                   details={"ended": ended} if schemas else {})
     return summarize(trace, chat, prices)
+
+
+def over_limit(limits: ToolLimits, in_turn: int, in_problem: int) -> str | None:
+    """Why one more tool call may not run, if it may not."""
+    if in_turn >= limits.per_turn:
+        return f"at most {limits.per_turn} tool calls per turn"
+    if in_problem >= limits.per_problem:
+        return f"at most {limits.per_problem} tool calls per question"
+    return None
 
 
 def agreed_text(answer: str) -> str:

@@ -19,7 +19,7 @@ import attrs
 
 from math_router.engine import loop
 from math_router.engine.chat import ChatModel
-from math_router.engine.loop import DEFAULT_MAX_TURNS
+from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.pricing import Price
 from math_router.engine.progress import say, say_solved
@@ -62,6 +62,7 @@ class Setup:
     samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode; () all in one
     tools: tuple = ()  # the orchestrator's tools beside slm_help (python, the user's own)
     max_turns: int = DEFAULT_MAX_TURNS
+    tool_limits: ToolLimits = ToolLimits()
     force_tool: bool = True  # the router's first turn must call slm_help
     prices: dict[str, Price] | None = None
     sampling: SamplingParams = SamplingParams()  # the cascade's k samples
@@ -93,7 +94,7 @@ def router(setup: Setup, question: str) -> Trace:
     if not (setup.force_tool and setup.direct_first_call):
         return loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
                         first_tool_choice=FORCE_SLM_HELP if setup.force_tool else None,
-                        prices=setup.prices)
+                        prices=setup.prices, limits=setup.tool_limits)
     # The forced first turn can only call slm_help with the problem: the router makes that
     # call itself, and the orchestrator's first turn (its prompt and its copy of the problem)
     # is not paid for. The orchestrator then reads the answer and decides.
@@ -114,7 +115,7 @@ def router(setup: Setup, question: str) -> Trace:
         {"id": call_id, "type": "function", "function": {"name": "slm_help", "arguments": arguments}}]},
         {"role": "tool", "tool_call_id": call_id, "content": result.content}]
     decided = loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
-                       prices=setup.prices)
+                       prices=setup.prices, limits=setup.tool_limits, calls_before=1)
     merged = attrs.evolve(decided, tool_calls=[first, *decided.tool_calls], usage={},
                           spent_seconds=base.spent_seconds + decided.spent_seconds)
     answers = [c.details.get("answer") for c in merged.tool_calls
@@ -191,7 +192,8 @@ def cascade(setup: Setup, question: str) -> Trace:
                 {"role": "user", "content": f"Problem:\n{question}\n\nThe specialist's answers:\n"
                                             f"{listing or '- (no sample stated an answer)'}"}]
     decided = loop.run(chat, toolbox(setup, specialist), messages,
-                       max_turns=setup.max_turns, method="cascade", prices=setup.prices)
+                       max_turns=setup.max_turns, method="cascade", prices=setup.prices,
+                       limits=setup.tool_limits)
     merged = attrs.evolve(base, final_text=decided.final_text, turns=decided.turns,
                           tool_calls=decided.tool_calls, stopped=decided.stopped,
                           spent_seconds=base.spent_seconds + decided.spent_seconds)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 
+from math_router.engine import http
 from math_router.engine.chat import CHECK_PROMPT, call_openai, response_usage
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
@@ -30,8 +31,6 @@ class OpenAISpecialist:
     def __init__(self, base_url: str, model: str | None, *, api_key: str | None = None,
                  max_tokens: int = qwen_math.MAX_TOKENS, timeout: float = 300.0,
                  max_retries: int = 2, mode: str = "cot", executor=None):
-        import openai
-
         qwen_math.system_prompt(mode)
         if mode == "tir" and executor is None:
             raise ValueError("tool-integrated reasoning needs an executor")
@@ -46,8 +45,8 @@ class OpenAISpecialist:
         # The orchestrator's OpenAI key is never sent to a specialist server:
         # it has its own variable, and self-hosted servers rarely check keys.
         self._key = api_key or os.environ.get("SPECIALIST_API_KEY") or "no-key"
-        self._client = openai.OpenAI(api_key=self._key, base_url=base_url, timeout=timeout,
-                                     max_retries=max_retries)
+        self._client = http.client(api_key=self._key, base_url=base_url, timeout=timeout,
+                                   max_retries=max_retries)
 
     @property
     def identity(self) -> str:
@@ -84,10 +83,10 @@ class OpenAISpecialist:
             response = call_openai(self._client.completions.create, self.base_url, self._key,
                                    **request)
             self.served_model = getattr(response, "model", None) or self.served_model
-            usage = response.usage
-            tokens = usage.completion_tokens if usage else 0
-            if not prompt_tokens[0] and usage:
-                prompt_tokens[0] = usage.prompt_tokens
+            usage = response_usage(response, 0.0, self.base_url)
+            tokens = usage.output_tokens
+            if not prompt_tokens[0]:
+                prompt_tokens[0] = usage.input_tokens
             budget[0] -= tokens
             choice = response.choices[0]
             reason = "length" if budget[0] <= 0 else (choice.finish_reason or "stop")
@@ -144,7 +143,8 @@ class OpenAISpecialist:
         choice = response.choices[0]
         text = choice.message.content or ""
         return SpecialistResult(text=text, answer=extract_answer(text),
-                                usage=response_usage(response, seconds), seconds=seconds,
+                                usage=response_usage(response, seconds, self.base_url),
+                                seconds=seconds,
                                 details={"finish_reason": choice.finish_reason, "device": "remote"})
 
 
