@@ -98,10 +98,13 @@ def _sandbox() -> Check:
                      "see README: the Python sandbox", needed=False)
     finally:
         executor.close()
-    return Check("Python sandbox", works and bool(isolation.get("netns") or
-                                                  isolation.get("landlock", 0) >= 4),
-                 describe_isolation(isolation), "code runs with limits only: no network namespace "
-                 "or Landlock here (see README: the Python sandbox)", needed=False)
+    fenced = bool(isolation.get("netns") or isolation.get("landlock", 0) >= 4)
+    dropped = not isolation.get("root") or bool(isolation.get("private_root"))
+    fix = ("code runs with limits only: no network namespace or Landlock here" if not fenced else
+           "as root the kernel would not build the private root (mount namespaces): run as a "
+           "user, or where they are allowed")
+    return Check("Python sandbox", works and fenced and dropped, describe_isolation(isolation),
+                 fix + " (see README: the Python sandbox)", needed=False)
 
 
 def describe_isolation(isolation: dict) -> str:
@@ -113,8 +116,16 @@ def describe_isolation(isolation: dict) -> str:
         isolation.get("process_limit"), "processes NOT limited")
     cleanup = "all its processes killed at the end (PID namespace)" if isolation.get("pidns") \
         else "its process group killed at the end"
-    return ", ".join([network, files, processes, cleanup,
-                      "time, memory and output limits, empty environment"])
+    parts = [network, files, processes, cleanup]
+    if isolation.get("root"):
+        parts.append("as root: a private root (mount, UTS, IPC namespaces; host paths hidden; "
+                     "folder size capped), no capabilities, uid nobody"
+                     if isolation.get("private_root") else
+                     "as root: uid nobody, but host paths NOT hidden" if isolation.get("drop_uid")
+                     else "as root: the code runs as ROOT (no private root here)")
+        parts.append("memory cap for the whole run (cgroup)" if isolation.get("memory_cgroup")
+                     else "NO memory cap for the whole run")
+    return ", ".join(parts + ["time, memory and output limits, empty environment"])
 
 
 def _api_key() -> Check:

@@ -144,6 +144,11 @@ def model_options(f):
                      show_default=True, help="Sandbox: most processes a program may run."),
         click.option("--code-output", type=click.IntRange(100), default=SANDBOX.output_chars,
                      show_default=True, help="Sandbox: characters of output kept."),
+        click.option("--code-total-memory", type=click.IntRange(64),
+                     default=SANDBOX.total_memory_mb, show_default=True,
+                     help="Sandbox: MB for all of a program's processes together (memory cgroup)."),
+        click.option("--code-disk", type=click.IntRange(1), default=SANDBOX.disk_mb,
+                     show_default=True, help="Sandbox: MB its folder may hold."),
     ]
     return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
 
@@ -171,7 +176,8 @@ def make_options(kw: dict) -> ModelOptions:
         batch_poll=kw["batch_poll"],
         sandbox=SandboxLimits(timeout=kw["code_timeout"], cpu_seconds=kw["code_cpu"],
                               memory_mb=kw["code_memory"], max_processes=kw["code_processes"],
-                              output_chars=kw["code_output"]))
+                              output_chars=kw["code_output"],
+                              total_memory_mb=kw["code_total_memory"], disk_mb=kw["code_disk"]))
 
 
 class MethodList(click.ParamType):

@@ -10,8 +10,10 @@ limit, output cut at 4,000 characters, a fresh temporary directory removed
 afterwards, an empty environment (no API keys, no tokens), and where Linux
 allows: new user, PID and network namespaces (no network; killing the code's
 process kills all it started), Landlock (it may write only in its directory and
-read only Python and system files), and when running as root, the uid of
-nobody. `isolation()` says which are in force here. It is not a container: it
+read only Python and system files), and when running as root, a private root
+(mount, UTS and IPC namespaces too; the host's other paths hidden; its folder a
+tmpfs of `disk_mb`), no capabilities, the uid of nobody and a memory cgroup for
+all its processes (`total_memory_mb`). `isolation()` says which are in force here. It is not a container: it
 shares the kernel, and where namespaces or Landlock are missing the guards that
 remain are limits, not walls.
 
@@ -45,6 +47,8 @@ class SandboxLimits:
     max_processes: int = 32
     file_mb: int = 64  # largest file the code may write
     output_chars: int = 4000  # what comes back is cut to this
+    total_memory_mb: int = 2048  # all the run's processes together (a memory cgroup, as root)
+    disk_mb: int = 256  # its folder's size (a tmpfs of this size in the private root, as root)
 
 
 @dataclass(frozen=True)
