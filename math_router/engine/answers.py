@@ -1,12 +1,14 @@
 """Reading a final answer out of a model's text, and the form in which answers compare.
 
-Low in the layers: specialists read their own answers with it, the cascade
-counts votes with `normalize`, and grading (evals.grading) builds on it.
+Low in the layers: specialists read their own answers with it, `vote` counts
+sampled answers (slm_help's and the cascade's), and grading (evals.grading)
+builds on it.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from fractions import Fraction
 
 _PHRASE = re.compile(r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer|answer\s*:|####)\s*:?",
@@ -99,3 +101,19 @@ def _strip_latex(answer: str) -> str:
         text = _UNWRAP.sub(r"\1", text)
     text = _DROP.sub("", text)
     return text.strip().rstrip(".").strip()
+
+
+def vote(answers: list[str | None], modes: list[str] | None = None) -> list[dict]:
+    """Distinct answers, most frequent first, equal ones counted together (18 == 18.00);
+    with `modes`, how many votes each answer got from each mode."""
+    counts = Counter(normalize(a) for a in answers if a is not None)
+    first_form: dict[str, str] = {}
+    by_mode: dict[str, Counter] = {}
+    for i, a in enumerate(answers):
+        if a is not None:
+            first_form.setdefault(normalize(a), a)
+            if modes:
+                by_mode.setdefault(normalize(a), Counter())[modes[i]] += 1
+    return [{"answer": first_form[n], "normalized": n, "count": c,
+             **({"by_mode": dict(by_mode[n])} if modes else {})}
+            for n, c in counts.most_common()]

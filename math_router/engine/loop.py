@@ -9,7 +9,8 @@ import attrs
 from math_router.engine import pricing
 from math_router.engine.chat import ChatModel
 from math_router.engine.progress import say, short
-from math_router.engine.trace import ToolCall, Trace, Turn, Usage, add_usage, measured_seconds
+from math_router.engine.trace import (ToolCall, ToolRequest, Trace, Turn, Usage, add_usage,
+                                     measured_seconds)
 from math_router.engine.toolbox import Toolbox, ToolResult
 
 
@@ -29,7 +30,7 @@ class ToolLimits:
 def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = DEFAULT_MAX_TURNS,
         first_tool_choice: str | dict | None = None, method: str = "loop",
         prices: dict[str, pricing.Price] | None = None, limits: ToolLimits = ToolLimits(),
-        calls_before: int = 0) -> Trace:
+        first_call: tuple[str, str] | None = None) -> Trace:
     """Run the conversation in `messages` to an answer, or to `max_turns` model calls.
 
     `first_tool_choice` applies to the first call only (forcing it every turn
@@ -46,6 +47,17 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
     final_text = None
     stopped = "max_turns"
     ended = "orchestrator"
+    if first_call is not None:
+        name, arguments = first_call
+        result = call_tool(tools, name, arguments)
+        calls.append(tool_call_of(name, arguments, result, called_by="router"))
+        if result.final is not None:
+            final_text, stopped, ended = agreed_text(result.final), "answer", "specialist_vote"
+            max_turns = 0
+        else:
+            request = ToolRequest(id="call_router_0", name=name, arguments=arguments)
+            messages += [assistant_message(Turn(content=None, tool_requests=[request])),
+                         {"role": "tool", "tool_call_id": request.id, "content": result.content}]
     for index in range(max_turns):
         say(f"orchestrator {chat.name}: turn {index + 1}...")
         turn = chat.complete(messages, schemas, first_tool_choice if index == 0 else None)
@@ -62,14 +74,10 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
             break
         finals = []
         for number, request in enumerate(turn.tool_requests):
-            over = over_limit(limits, number, calls_before + len(calls))
+            over = over_limit(limits, number, len(calls))
             result = ToolResult(f"Error: {over}; this call was not run", is_error=True) if over \
                 else call_tool(tools, request.name, request.arguments)
-            calls.append(ToolCall(name=request.name, arguments=request.arguments,
-                                  result=result.content,
-                                  seconds=measured_seconds(result.seconds, result.usage.values()),
-                                  is_error=result.is_error, usage=result.usage,
-                                  details=result.details))
+            calls.append(tool_call_of(request.name, request.arguments, result))
             messages.append({"role": "tool", "tool_call_id": request.id,
                              "content": result.content})
             finals.append(result.final)
@@ -84,6 +92,14 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
                   spent_seconds=time.perf_counter() - start, stopped=stopped,
                   details={"ended": ended} if schemas else {})
     return summarize(trace, chat, prices)
+
+
+def tool_call_of(name: str, arguments: str, result: ToolResult, called_by: str | None = None) -> ToolCall:
+    """A tool call as the trace keeps it; `called_by` when the model did not make it."""
+    details = {**result.details, "called_by": called_by} if called_by else result.details
+    return ToolCall(name=name, arguments=arguments, result=result.content,
+                    seconds=measured_seconds(result.seconds, result.usage.values()),
+                    is_error=result.is_error, usage=result.usage, details=details)
 
 
 def over_limit(limits: ToolLimits, in_turn: int, in_problem: int) -> str | None:

@@ -23,9 +23,9 @@ from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.pricing import Price
 from math_router.engine.progress import say, say_solved
-from math_router.engine.trace import ToolCall, Trace, Usage, measured_seconds
-from math_router.engine.answers import extract_answer, normalize
-from math_router.evals.voting import StopWhenSettled, vote
+from math_router.engine.trace import Trace, Usage
+from math_router.engine.answers import extract_answer, normalize, vote
+from math_router.evals.voting import StopWhenSettled
 from math_router.specialists.base import SampleSet, SamplingParams, Specialist
 from math_router.tools.base import ToolRegistry
 from math_router.tools.slm import slm_help_tool
@@ -98,31 +98,13 @@ def router(setup: Setup, question: str) -> Trace:
     # The forced first turn can only call slm_help with the problem: the router makes that
     # call itself, and the orchestrator's first turn (its prompt and its copy of the problem)
     # is not paid for. The orchestrator then reads the answer and decides.
-    start = time.perf_counter()
     arguments = json.dumps({"question": messages[-1]["content"]}, ensure_ascii=False)
-    result = loop.call_tool(tools, "slm_help", arguments)
-    first = ToolCall(name="slm_help", arguments=arguments, result=result.content,
-                     seconds=measured_seconds(result.seconds, result.usage.values()),
-                     is_error=result.is_error, usage=result.usage,
-                     details={**result.details, "called_by": "router"})
-    base = Trace(method="router", final_text=None, tool_calls=[first],
-                 spent_seconds=time.perf_counter() - start, details={"ended": "specialist_vote"})
-    if result.final is not None:
-        return loop.summarize(attrs.evolve(base, final_text=loop.agreed_text(result.final)), None,
-                              setup.prices)
-    call_id = "call_router_0"
-    messages += [{"role": "assistant", "content": None, "tool_calls": [
-        {"id": call_id, "type": "function", "function": {"name": "slm_help", "arguments": arguments}}]},
-        {"role": "tool", "tool_call_id": call_id, "content": result.content}]
-    decided = loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
-                       prices=setup.prices, limits=setup.tool_limits, calls_before=1)
-    merged = attrs.evolve(decided, tool_calls=[first, *decided.tool_calls], usage={},
-                          spent_seconds=base.spent_seconds + decided.spent_seconds)
-    answers = [c.details.get("answer") for c in merged.tool_calls
+    trace = loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
+                     prices=setup.prices, limits=setup.tool_limits,
+                     first_call=("slm_help", arguments))
+    answers = [c.details.get("answer") for c in trace.tool_calls
                if c.name == "slm_help" and not c.is_error and c.details.get("answer")]
-    merged = stands_unless_overruled(merged, answers[-1] if answers else None,
-                                     "the specialist's answer")
-    return loop.summarize(merged, chat, setup.prices)
+    return stands_unless_overruled(trace, answers[-1] if answers else None, "the specialist's answer")
 
 
 def stands_unless_overruled(trace: Trace, standing: str | None, whose: str) -> Trace:

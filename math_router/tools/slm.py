@@ -10,9 +10,7 @@ at that share or more ends the run without another orchestrator turn.
 
 from __future__ import annotations
 
-from collections import Counter
-
-from math_router.engine.answers import normalize
+from math_router.engine.answers import normalize, vote
 from math_router.engine.errors import ToolError
 from math_router.engine.progress import say, say_solved
 from math_router.specialists.base import SamplingParams, Specialist
@@ -46,8 +44,8 @@ def slm_help_tool(specialist: Specialist, sampling: SamplingParams | None = None
             say_solved(result)
             results, usage, seconds = [result], result.usage, result.seconds
         answers = [r.answer for r in results]
-        counts = Counter(normalize(a) for a in answers if a is not None)
-        top, votes = counts.most_common(1)[0] if counts else (None, 0)
+        candidates = vote(answers)
+        top, votes = (candidates[0]["normalized"], candidates[0]["count"]) if candidates else (None, 0)
         chosen = next((r for r in results if r.answer is not None and normalize(r.answer) == top),
                       results[0])
         k = len(results)
