@@ -110,6 +110,8 @@ def memory(args) -> None:
                                         "--out", str(tmp / f"a{count}"), "--concurrency",
                                         str(args.concurrency),
                                         *model_flags(server.url, args.max_tokens)], env)
+            if code != 0:
+                raise SystemExit(f"{count} rows: solve --input exited {code}")
             size = (tmp / f"a{count}" / "answers.jsonl").stat().st_size / 1e6
             results[count] = rss
             print(f"{count} rows: {seconds:.0f} s, peak RSS {rss:.0f} MB, answers.jsonl "
@@ -129,7 +131,7 @@ def main() -> None:
     m.add_argument("--small", type=int, default=1000)
     m.add_argument("--large", type=int, default=10000)
     m.add_argument("--concurrency", type=int, default=4)
-    m.add_argument("--max-tokens", type=int, default=32)
+    m.add_argument("--max-tokens", type=int, default=16)
     args = parser.parse_args()
     throughput(args) if args.what == "throughput" else memory(args)
 

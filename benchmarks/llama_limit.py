@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -30,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tools() -> Path:
     found = subprocess.run(["bash", str(ROOT / "benchmarks" / "build_llama_tools.sh")],
-                           capture_output=True, text=True, env={"PYTHON": sys.executable,
-                                                                "PATH": "/usr/bin:/bin"})
+                           capture_output=True, text=True,
+                           env={**os.environ, "PYTHON": sys.executable})
     if found.returncode != 0:
         raise SystemExit(found.stderr[-500:])
     return Path(found.stdout.strip().splitlines()[-1])
@@ -76,7 +77,7 @@ def ours(model: str, args) -> tuple[dict[int, dict], dict[str, float]]:
     results = {}
     for b in args.batches:
         runs = []
-        for _ in range(args.repeat):
+        for _ in range(2):
             decoder.decode_tokens, decoder.decode_seconds = 0, 0.0
             prompts = [prompt() for _ in range(b)]
             start = time.perf_counter()
@@ -100,6 +101,19 @@ def ours(model: str, args) -> tuple[dict[int, dict], dict[str, float]]:
     return results, single
 
 
+def ours_in_a_process(args) -> tuple[dict[int, dict], dict[str, float]]:
+    """Ours in a fresh process each round, as llama.cpp's tools are: contexts (and their
+    thread teams) of earlier rounds must not share the CPU with this one."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.llama_limit", "--model", args.model,
+                          "--pp", str(args.pp), "--tg", str(args.tg), "--threads", str(args.threads),
+                          "--batches", ",".join(map(str, args.batches)), "--ours-only"],
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-800:])
+    results, single = json.loads(out.stdout.strip().splitlines()[-1])
+    return {int(b): v for b, v in results.items()}, single
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -107,17 +121,31 @@ def main() -> None:
     parser.add_argument("--tg", type=int, default=128)
     parser.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8])
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds, each running llama.cpp's tools then ours (medians reported: "
+                             "this VM's speed wanders by up to 2x between minutes)")
+    parser.add_argument("--ours-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads is None:
         from math_router.specialists.llama_cpp import physical_cores
 
         args.threads = physical_cores()
+    if args.ours_only:
+        print(json.dumps(ours(args.model, args)))
+        return
     bin_dir = tools()
-    theirs = llama_batched_bench(bin_dir, args.model, args)
-    bench = llama_bench(bin_dir, args.model, args)
-    mine, single = ours(args.model, args)
-    print(f"{Path(args.model).name}, {args.threads} threads, prompt {args.pp}, generate {args.tg}")
+    rounds = []
+    for _ in range(args.repeat):  # interleaved: a slow minute hits both sides alike
+        rounds.append((llama_batched_bench(bin_dir, args.model, args),
+                       llama_bench(bin_dir, args.model, args), ours_in_a_process(args)))
+    med = statistics.median
+    theirs = {b: {"speed_tg": med(r[0][b]["speed_tg"] for r in rounds),
+                  "t": med(r[0][b]["t"] for r in rounds)} for b in args.batches}
+    bench = {k: med(r[1][k] for r in rounds) for k in ("pp", "tg")}
+    mine = {b: {k: med(r[2][0][b][k] for r in rounds) for k in ("S_TG", "T")} for b in args.batches}
+    single = {k: med(r[2][1][k] for r in rounds) for k in ("pp", "tg")}
+    print(f"{Path(args.model).name}, {args.threads} threads, prompt {args.pp}, generate {args.tg}, "
+          f"medians of {args.repeat} interleaved rounds")
     print("| sequences | ours decode tok/s | llama-batched-bench S_TG | ratio | ours s | its T s | ratio |")
     print("|---|---|---|---|---|---|---|")
     for b in args.batches:

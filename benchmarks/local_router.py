@@ -1,10 +1,11 @@
 """The embedded default (no key, both models in process): solve time and router throughput.
 
     python -m benchmarks.local_router --gguf STANDIN [--root OTHER_CHECKOUT] [--n 8] [--seed 11]
+        [--methods router,slm] [--no-solve]
 
 For the checkout at --root (this one by default): `solve "What is 27*14+15?"`
-(wall time, model load included) and `eval --method router` on the same n GSM8K
-problems at --concurrency 4 and 1, each with a fresh cache; problems per
+(wall time, model load included) and `eval --method M` (router by default) on the same
+n GSM8K problems at --concurrency 4 and 1, each with a fresh cache; problems per
 minute, accuracy, and the orchestrator's prompt tokens per problem, read and
 evaluated (a prefix taken from kept KV cells is read but not evaluated).
 """
@@ -40,46 +41,59 @@ def orchestrator_tokens(records: list[dict]) -> tuple[float, float]:
     return sum(read) / len(read), (sum(read) - sum(reused)) / len(read)
 
 
+def solve_once(args, models: list[str], tmp: str) -> dict:
+    """`solve` once from a cold process: wall seconds, model load included."""
+    out = Path(tmp) / "solve.json"
+    start = time.perf_counter()
+    env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache-solve"), "HF_HUB_OFFLINE": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    with out.open("w") as f:
+        subprocess.run([sys.executable, "cli.py", "solve", "What is 27*14+15?", "--json", *models],
+                       cwd=args.root, env=env, check=True, stdout=f, stderr=subprocess.DEVNULL)
+    data = json.loads(out.read_text())
+    orchestrator = data["usage"]["orchestrator"]
+    return {"seconds": round(time.perf_counter() - start, 1), "answer": data["answer"],
+            "orchestrator_prompt_tokens": orchestrator["input_tokens"],
+            "orchestrator_prompt_evaluated": orchestrator["input_tokens"]
+            - orchestrator.get("prompt_cache_hit_tokens", 0),
+            "orchestrator_calls": orchestrator["calls"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gguf", required=True)
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--methods", default="router")
+    parser.add_argument("--no-solve", action="store_true")
     args = parser.parse_args()
     models = ["--model", args.gguf, "--specialist", args.gguf]
     report = {"root": str(args.root)}
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "solve.json"
-        env_cache = str(Path(tmp) / "cache-solve")
-        start = time.perf_counter()
-        env = {**os.environ, "XDG_CACHE_HOME": env_cache, "HF_HUB_OFFLINE": "1"}
-        env.pop("OPENAI_API_KEY", None)
-        with out.open("w") as f:
-            subprocess.run([sys.executable, "cli.py", "solve", "What is 27*14+15?", "--json", *models],
-                           cwd=args.root, env=env, check=True, stdout=f, stderr=subprocess.DEVNULL)
-        data = json.loads(out.read_text())
-        orchestrator = data["usage"]["orchestrator"]
-        report["solve"] = {"seconds": round(time.perf_counter() - start, 1), "answer": data["answer"],
-                           "orchestrator_prompt_tokens": orchestrator["input_tokens"],
-                           "orchestrator_prompt_evaluated": orchestrator["input_tokens"]
-                           - orchestrator.get("prompt_cache_hit_tokens", 0),
-                           "orchestrator_calls": orchestrator["calls"]}
-        for concurrency in (4, 1):
-            folder = Path(tmp) / f"c{concurrency}"
-            seconds = run(args.root, ["eval", "--method", "router", "--dataset",
-                                      str(ROOT / "data" / "gsm8k" / "test.jsonl"), "--n", str(args.n),
-                                      "--seed", str(args.seed), "--concurrency", str(concurrency),
-                                      "--no-progress", "--out", str(folder), *models],
-                          str(Path(tmp) / f"cache-c{concurrency}"))
-            records = [json.loads(line) for line in (folder / "results_router.jsonl").read_text().splitlines()]
-            read, evaluated = orchestrator_tokens(records)
-            report[f"router_c{concurrency}"] = {
-                "seconds": round(seconds, 1), "problems_per_minute": round(args.n / seconds * 60, 2),
-                "accuracy": sum(bool(r["correct"]) for r in records) / len(records),
-                "orchestrator_prompt_tokens_per_problem": round(read, 1),
-                "orchestrator_prompt_evaluated_per_problem": round(evaluated, 1)}
-    report["speedup_c4_over_c1"] = round(report["router_c1"]["seconds"] / report["router_c4"]["seconds"], 2)
+        if not args.no_solve:
+            report["solve"] = solve_once(args, models, tmp)
+        for method in args.methods.split(","):
+            for concurrency in (4, 1):
+                folder = Path(tmp) / f"{method}-c{concurrency}"
+                seconds = run(args.root, ["eval", "--method", method, "--dataset",
+                                          str(ROOT / "data" / "gsm8k" / "test.jsonl"), "--n",
+                                          str(args.n), "--seed", str(args.seed), "--concurrency",
+                                          str(concurrency), "--no-progress", "--out", str(folder),
+                                          *models],
+                              str(Path(tmp) / f"cache-{method}-c{concurrency}"))
+                records = [json.loads(line) for line in
+                           (folder / f"results_{method}.jsonl").read_text().splitlines()]
+                entry = {"seconds": round(seconds, 1),
+                         "problems_per_minute": round(args.n / seconds * 60, 2),
+                         "accuracy": sum(bool(r["correct"]) for r in records) / len(records)}
+                if method == "router":
+                    read, evaluated = orchestrator_tokens(records)
+                    entry.update(orchestrator_prompt_tokens_per_problem=round(read, 1),
+                                 orchestrator_prompt_evaluated_per_problem=round(evaluated, 1))
+                report[f"{method}_c{concurrency}"] = entry
+            report[f"{method}_speedup_c4_over_c1"] = round(
+                report[f"{method}_c1"]["seconds"] / report[f"{method}_c4"]["seconds"], 2)
     print(json.dumps(report, indent=2))
 
 

@@ -17,18 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openai
 
-from math_router.testing import ChatServer, completion, smollm2_file
+from math_router.testing import ChatServer, completion, free_port, smollm2_file, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,22 +42,17 @@ def questions(count: int) -> list[str]:
 
 
 def start_server(orch_url: str, *flags: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "cli.py", "serve", "--port", str(port), "--base-url",
                              orch_url, "--no-cache", *flags], cwd=ROOT,
                             env={**os.environ, "OPENAI_API_KEY": "sk-bench"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1):
-                return proc, url + "/v1"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("serve did not start")
+    try:
+        wait_until_serving(proc, url + "/health", seconds=120)
+    except RuntimeError as e:
+        raise SystemExit(f"serve: {e}") from None
+    return proc, url + "/v1"
 
 
 def fire(url: str, model: str, items: list[str], clients: int) -> tuple[list[float], list[int], float]:

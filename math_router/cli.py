@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 import click
 
-from math_router.engine.errors import InputTooLong, UserError
+from math_router.engine.errors import ONE_LINE, UserError
 from math_router.engine.loop import ToolLimits
 from math_router.evals.methods import METHODS
 from math_router.factory import ModelOptions
@@ -33,7 +33,7 @@ def user_errors():
     """A mistake the user can fix ends in one line and exit 1, never a traceback."""
     try:
         yield
-    except (UserError, InputTooLong) as e:
+    except ONE_LINE as e:
         raise click.ClickException(str(e)) from None
 
 
@@ -611,7 +611,7 @@ def main(argv=None) -> int:
     except click.ClickException as e:
         click.echo(f"Error: {e.format_message()}", err=True)
         return e.exit_code
-    except (UserError, InputTooLong) as e:
+    except ONE_LINE as e:
         click.echo(f"Error: {e}", err=True)
         return 1
     except (click.exceptions.Abort, KeyboardInterrupt):

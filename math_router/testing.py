@@ -335,6 +335,9 @@ class ChatServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes; with Nagle's algorithm and the client's
+            # delayed ACK, the second waited about 40 ms on every reply.
+            disable_nagle_algorithm = True
 
             def _batch_api(self, method: str) -> bool:
                 """Requests for /v1/files and /v1/batches go to the fake Batch API."""
@@ -486,6 +489,41 @@ def _stated_answer(tool_result: str) -> str:
 
     match = re.search(r"answer[^:\n]*:\s*([^\s(—]+)", tool_result, re.IGNORECASE)
     return match.group(1).strip().rstrip(".") if match else tool_result.rsplit(":", 1)[-1].strip()
+
+
+# -- server processes -------------------------------------------------------------
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (for a server process a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(proc, url: str, log: Path | None = None, seconds: float = 120.0,
+                       ready: Callable[[object], bool] = lambda data: True) -> None:
+    """Poll `url` (a JSON GET) until `ready(data)`; RuntimeError with the log's tail if the
+    process ends first or the time runs out."""
+    import urllib.request
+
+    def tail() -> str:
+        return log.read_text()[-600:] if log is not None and log.exists() else ""
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server process ended with {proc.returncode}: {tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if ready(json.load(response)):
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"the server did not answer {url} in {seconds:g} s: {tail()}")
 
 
 # -- GGUF files without a network ----------------------------------------------

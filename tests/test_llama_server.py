@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from math_router.cli import cli
+from math_router.testing import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,28 +31,17 @@ def llama_server(smollm2, tmp_path_factory):
     if tools is None:
         pytest.skip("llama-server is not built here: run benchmarks/build_llama_tools.sh "
                     "(.ci/run does)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     sink = log.open("w")
     proc = subprocess.Popen([str(tools / "llama-server"), "-m", str(smollm2), "--host", "127.0.0.1",
                              "--port", str(port), "--jinja", "-c", "8192", "-np", "4"],
                             stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"llama-server did not start: {log.read_text()[-500:]}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                if json.load(r).get("status") == "ok":
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("llama-server did not answer in 120 s")
+    try:  # its /health answers 503 while the model loads
+        wait_until_serving(proc, url + "/health", log, ready=lambda data: data.get("status") == "ok")
+    except RuntimeError as e:
+        pytest.fail(f"llama-server: {e}")
     yield url + "/v1"
     proc.terminate()
     proc.wait(timeout=30)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -18,17 +17,11 @@ from pathlib import Path
 import openai
 import pytest
 
-from math_router.testing import (ChatServer, completion, error, has_tool_result, tool_call,
-                                 user_question)
+from math_router.testing import (ChatServer, completion, error, free_port, has_tool_result,
+                                 tool_call, user_question, wait_until_serving)
 
 ROOT = Path(__file__).resolve().parents[1]
 ORCHESTRATOR_KEY = "sk-orchestrator-secret-123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def orchestrator(request: dict):
@@ -70,15 +63,10 @@ def start(tmp: Path, orch: ChatServer, spec: ChatServer, *extra: str) -> Served:
         cwd=ROOT, env={**os.environ, "OPENAI_API_KEY": ORCHESTRATOR_KEY}, stdout=sink,
         stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"serve did not start: {output.read_text()[-800:]}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
+    try:
+        wait_until_serving(proc, url + "/health", output, seconds=60)
+    except RuntimeError as e:
+        pytest.fail(f"serve: {e}")
     return Served(url + "/v1", proc, log, output)
 
 

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from click.testing import CliRunner
 
 from math_router.cli import cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from math_router.testing import free_port, wait_until_serving
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +22,10 @@ def llama_cpp_server(smollm2, tmp_path_factory):
                              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
                             stdout=sink, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"llama_cpp.server did not start: {log.read_text()[-500:]}")
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=2) as response:
-                json.load(response)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama_cpp.server did not answer in 120 s")
+    try:
+        wait_until_serving(proc, url + "/models", log)
+    except RuntimeError as e:
+        pytest.fail(f"llama_cpp.server: {e}")
     yield url
     proc.terminate()
     proc.wait(timeout=30)

@@ -36,3 +36,8 @@ class ParameterRefused(TransportError):
 
 class ToolError(Exception):
     """A tool refuses its input; the message goes back to the model."""
+
+
+# What ends a command in one line: the user's mistakes, and a question too long for its model
+# (an error of that one problem in an eval, so not a UserError, which would stop the run).
+ONE_LINE = (UserError, InputTooLong)

@@ -397,13 +397,21 @@ def runner(request: dict, reply_fd: int, isolation: dict) -> None:
 
 def _join_cgroup(base: str | None, pid: int, max_processes: int) -> str | None:
     """A pids cgroup of its own for the code's process, capped at `max_processes`."""
+    return _make_cgroup(base, pid, {"pids.max": str(max_processes)})
+
+
+def _make_cgroup(base: str | None, pid: int, settings: dict[str, str]) -> str | None:
+    """A cgroup of this run under `base`, with those of `settings` the kernel offers there,
+    holding `pid`."""
     if not base:
         return None
     group = os.path.join(base, f"math-router-{os.getpid()}")
     try:
         os.mkdir(group)
-        with open(os.path.join(group, "pids.max"), "w") as f:
-            f.write(str(max_processes))
+        for name, value in settings.items():
+            if os.path.exists(os.path.join(group, name)):
+                with open(os.path.join(group, name), "r+") as f:
+                    f.write(value)
         with open(os.path.join(group, "cgroup.procs"), "w") as f:
             f.write(str(pid))
         return group
@@ -436,25 +444,12 @@ def _leave_cgroup(group: str | None) -> None:
 
 
 def _join_memory_cgroup(base: str | None, pid: int, megabytes: int) -> str | None:
-    """A memory cgroup of its own for the code's processes together (v2 memory.max, or v1
-    memory.limit_in_bytes and its swap twin)."""
-    if not base:
-        return None
-    group = os.path.join(base, f"math-router-{os.getpid()}")
+    """A memory cgroup of its own for the code's processes together (v2 memory.max and no
+    swap, or v1 memory.limit_in_bytes and its swap twin)."""
     limit = str(megabytes * 1024 * 1024)
-    try:
-        os.mkdir(group)
-        files = ("memory.max", "memory.swap.max") if os.path.exists(os.path.join(group, "memory.max")) \
-            else ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
-        for name, value in zip(files, (limit, "0" if files[0] == "memory.max" else limit)):
-            if os.path.exists(os.path.join(group, name)):
-                with open(os.path.join(group, name), "r+") as f:
-                    f.write(value)
-        with open(os.path.join(group, "cgroup.procs"), "w") as f:
-            f.write(str(pid))
-        return group
-    except OSError:
-        return group if os.path.isdir(group) else None
+    return _make_cgroup(base, pid, {"memory.max": limit, "memory.swap.max": "0",
+                                    "memory.limit_in_bytes": limit,
+                                    "memory.memsw.limit_in_bytes": limit})
 
 
 def _leave_memory_cgroup(group: str | None) -> bool:

@@ -220,7 +220,7 @@ _runtimes_lock = threading.Lock()
 def shared_runtime(path: str | os.PathLike, *, gpu_layers: int | None = None,
                    n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> LlamaRuntime:
     """The one runtime for this file in this process (created, not loaded)."""
-    key = (str(Path(path).resolve()), gpu_layers, n_threads)
+    key = (str(Path(path).resolve()), gpu_layers, n_ctx, n_threads)
     with _runtimes_lock:
         if key not in _runtimes:
             _runtimes[key] = LlamaRuntime(path, gpu_layers=gpu_layers, n_ctx=n_ctx,
