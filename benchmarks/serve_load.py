@@ -135,12 +135,19 @@ def overhead(args) -> None:
         try:
             fire(url, "llm", items[:5], 1)
             served, statuses, _ = fire(url, "llm", items, 1)
+            client = openai.OpenAI(base_url=url, api_key="-", max_retries=0)
+            hops = []
+            for _ in range(args.requests):  # the same client's round trip, with nothing solved
+                start = time.perf_counter()
+                client.models.list()
+                hops.append(time.perf_counter() - start)
         finally:
             proc.terminate()
-    d, s = statistics.median(direct), statistics.median(served)
+    d, s, h = statistics.median(direct), statistics.median(served), statistics.median(hops)
     print(f"{args.requests} requests one at a time, llm: in process median {d * 1000:.2f} ms, "
           f"through serve {s * 1000:.2f} ms ({sum(x == 200 for x in statuses)} answered): the "
-          f"server adds {(s - d) * 1000:.2f} ms")
+          f"server adds {(s - d) * 1000:.2f} ms, of which the client's extra round trip "
+          f"(GET /v1/models) {h * 1000:.2f} ms")
 
 
 def main() -> None:
