@@ -2,7 +2,7 @@
 its peak memory at 1,000 and 10,000 rows.
 
     python -m benchmarks.answering throughput [--rows 1000] [--loop 20]
-    python -m benchmarks.answering memory [--small 1000] [--large 10000] [--max-tokens 32]
+    python -m benchmarks.answering memory [--small 1000] [--large 10000] [--max-tokens 16] [--method llm]
 
 The orchestrator is the test chat server (in this process, on a thread: it answers at once);
 the specialist is SmolLM2-135M in process, `--method cascade`, `--no-cache`, so every row is
@@ -60,8 +60,8 @@ def timed(args: list[str], env: dict) -> tuple[float, float, int]:
     return seconds, usage.ru_maxrss / 1024, proc.returncode
 
 
-def model_flags(url: str, max_tokens: int | None) -> list[str]:
-    flags = ["--method", "cascade", "--base-url", url, "--specialist", str(smollm2_file()),
+def model_flags(url: str, max_tokens: int | None, method: str = "cascade") -> list[str]:
+    flags = ["--method", method, "--base-url", url, "--specialist", str(smollm2_file()),
              "--no-cache", "--no-progress"]
     return flags + (["--specialist-max-tokens", str(max_tokens)] if max_tokens else [])
 
@@ -109,7 +109,8 @@ def memory(args) -> None:
             seconds, rss, code = timed([sys.executable, "cli.py", "solve", "--input", str(data),
                                         "--out", str(tmp / f"a{count}"), "--concurrency",
                                         str(args.concurrency),
-                                        *model_flags(server.url, args.max_tokens)], env)
+                                        *model_flags(server.url, args.max_tokens, args.method)],
+                                       env)
             if code != 0:
                 raise SystemExit(f"{count} rows: solve --input exited {code}")
             size = (tmp / f"a{count}" / "answers.jsonl").stat().st_size / 1e6
@@ -132,6 +133,9 @@ def main() -> None:
     m.add_argument("--large", type=int, default=10000)
     m.add_argument("--concurrency", type=int, default=4)
     m.add_argument("--max-tokens", type=int, default=16)
+    # llm: the runner, folders and records alone (the test server answers at once), so 10,000
+    # rows take minutes; the GGUF's own memory does not grow with rows.
+    m.add_argument("--method", default="cascade", choices=["cascade", "llm", "slm"])
     args = parser.parse_args()
     throughput(args) if args.what == "throughput" else memory(args)
 
