@@ -24,6 +24,7 @@ import attrs
 
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Trace
+from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
 from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY, Evaluation
 from math_router.factory import ModelOptions
 
@@ -119,8 +120,8 @@ def method_list(methods: str | Iterable[str]) -> list[str]:
     return names
 
 
-def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *, n: int | None = 150,
-             seed: int = 123, out: str | Path | None = None, concurrency: int | None = None,
+def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
+             n: int | None = DEFAULT_N, seed: int = DEFAULT_SEED, out: str | Path | None = None, concurrency: int | None = None,
              progress: bool = True, options: ModelOptions | None = None,
              notify: Callable[[str], None] | None = None, fields=None, calibration=None,
              **overrides) -> Evaluation:
@@ -228,7 +229,7 @@ def _quiet(_: str) -> None:
     pass
 
 
-def calibrate(dataset: str, target, *, n: int | None = 50, seed: int = 123,
+def calibrate(dataset: str, target, *, n: int | None = CALIBRATION_N, seed: int = DEFAULT_SEED,
               out: str | Path | None = None, options: ModelOptions | None = None, fields=None,
               concurrency: int | None = None, progress: bool = True,
               notify: Callable[[str], None] | None = None, **overrides) -> dict:

@@ -18,6 +18,7 @@ import click
 
 from math_router.engine.errors import ONE_LINE, UserError
 from math_router.engine.loop import ToolLimits
+from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
 from math_router.evals.methods import METHODS
 from math_router.factory import ModelOptions
 from math_router.specialists.base import SamplingParams
@@ -416,9 +417,9 @@ def print_solution(result: dict) -> None:
               help="gsm8k, gsm8k-train, math500 (the Hub, or the offline copies in data/), or a file: "
                    ".jsonl, .json, .csv, .parquet.")
 @field_options
-@click.option("--n", type=ProblemCount(), default="150", show_default=True,
+@click.option("--n", type=ProblemCount(), default=str(DEFAULT_N), show_default=True,
               help="How many problems, sampled with --seed, or all.")
-@click.option("--seed", type=int, default=123, show_default=True)
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
 @click.option("--concurrency", type=click.IntRange(1),
@@ -455,8 +456,8 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
 @cli.command()
 @click.option("--dataset", default="gsm8k-train", show_default=True,
               help="Calibration problems, disjoint from the test set: gsm8k-train, or a file.")
-@click.option("--n", type=ProblemCount(), default="50", show_default=True)
-@click.option("--seed", type=int, default=123, show_default=True)
+@click.option("--n", type=ProblemCount(), default=str(CALIBRATION_N), show_default=True)
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--target", required=True, metavar="escalate:SHARE|accuracy:llm",
               help="escalate:0.2 (escalate at most 20% of problems; the votes alone decide, no "
                    "orchestrator calls) or accuracy:llm (no less accurate than the llm).")

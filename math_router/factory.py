@@ -23,7 +23,7 @@ from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, reso
 from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
 from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
-from math_router.evals.methods import DEFAULT_THRESHOLD, NEEDS, Setup
+from math_router.evals.methods import DECLARED, DEFAULT_THRESHOLD, NEEDS, Setup
 from math_router.specialists import gguf
 from math_router.specialists.base import SamplingParams, Specialist
 from math_router.sandbox.executor import PythonExecutor, SandboxLimits
@@ -251,25 +251,16 @@ def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
                         specialist_max_tokens=options.specialist_max_tokens, batch=options.batch,
                         specialist_mode=options.specialist_mode)
     modes = {options.specialist_mode} | {m for m, _ in options.samples_mix}
-    if ("specialist" in needs and "tir" in modes) or (method in ("router", "cascade")
+    declared = DECLARED[method]
+    if ("specialist" in needs and "tir" in modes) or (declared.delegates
                                                        and "python" in options.tools):
         settings["sandbox"] = dataclasses.asdict(options.sandbox)
-    if method in ("router", "cascade"):
+    if declared.delegates:
         settings["tools"] = [t.name for t in setup.tools]
         settings["tool_limits"] = attrs.asdict(options.tool_limits)
     if any("gguf" in settings.get(part, {}) for part in ("orchestrator", "specialist")):
         settings["gpu_layers"] = options.gpu_layers
-    if method == "router":
-        settings.update(force_tool=options.force_tool, router_samples=options.router_samples,
-                        direct_first_call=options.direct_first_call)
-        if options.router_samples > 1:
-            settings.update(agree_stop=options.agree_stop, threshold=options.threshold,
-                            sampling=attrs.asdict(attrs.evolve(options.sampling,
-                                                               k=options.router_samples)))
-    if method == "cascade":
-        settings.update(sampling=attrs.asdict(options.sampling), threshold=options.threshold,
-                        samples_mix=[list(part) for part in options.samples_mix],
-                        escalates=options.cascade_escalates)
+    settings.update(declared.settings(setup))
     settings["prices"] = {name: attrs.asdict(price) for name, price in sorted(options.prices.items())}
     settings["prompts"] = {name: text_hash(text) for name, text in prompts(method, setup).items()}
     return settings

@@ -2,7 +2,7 @@
 
     datasets.py    GSM8K, MATH-500 or a local file -> Problems; a user's own (load_inputs)
     grading.py     is_correct(text, gold, dataset)
-    methods.py     llm, router, slm, cascade: question -> Trace; METHODS
+    methods.py     llm, router, slm, cascade: question -> Trace; declared once in DECLARED
     voting.py      the cascade's vote and its early stop
     records.py     Traces as flat records (eval rows, answer rows); read_records (read only)
     runner.py      a method over problems: worker pool, append-only results, resume

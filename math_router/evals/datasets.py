@@ -60,7 +60,14 @@ class Fields:
         return bool(self.question or self.answer or self.id)
 
 
-def load_problems(spec: str, n: int | None = None, seed: int = 123,
+# The eval defaults, written once (the CLI and the Python API read them): problems sampled per
+# eval and per calibration, and the seed that picks them.
+DEFAULT_N = 150
+CALIBRATION_N = 50
+DEFAULT_SEED = 123
+
+
+def load_problems(spec: str, n: int | None = None, seed: int = DEFAULT_SEED,
                   fields: Fields = Fields(), notify=None) -> list[Problem]:
     """`n` problems (all when None) of the data set `spec`, sampled with `seed`."""
     problems = load_all(spec, fields, notify)

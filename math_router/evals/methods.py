@@ -230,10 +230,10 @@ def prompts(method: str, setup: Setup) -> dict[str, str]:
             else [setup.specialist_mode]
         for mode in modes:
             texts[f"specialist_system_{mode}"] = system_prompt(mode)
-    system = {"llm": LLM_SYSTEM, "router": ROUTER_SYSTEM, "cascade": CASCADE_SYSTEM}.get(method)
-    if system:
-        texts["orchestrator_system"] = system
-    if method in ("router", "cascade") and setup.specialist is not None:
+    declared = DECLARED[method]
+    if declared.system:
+        texts["orchestrator_system"] = declared.system
+    if declared.delegates and setup.specialist is not None:
         texts["tools"] = json.dumps(toolbox(setup, setup.specialist).schemas(), sort_keys=True)
     return texts
 
@@ -247,7 +247,7 @@ def preflight(setup: Setup, methods: list[str]) -> None:
     asked = set()
     for method in methods:
         tools, choice = [], None
-        if method in ("router", "cascade") and setup.specialist is not None:
+        if DECLARED[method].delegates and setup.specialist is not None:
             tools = toolbox(setup, setup.specialist).schemas()
             choice = FORCE_SLM_HELP if method == "router" and setup.force_tool else None
         chat = setup.baseline if method == "llm" and setup.baseline else setup.orchestrator
@@ -269,13 +269,48 @@ def preflight(setup: Setup, methods: list[str]) -> None:
                                 f"nothing ran: {e}") from None
 
 
-METHODS: dict[str, Callable[[Setup, str], Trace]] = {
-    "llm": llm, "router": router, "slm": slm, "cascade": cascade}
+@attrs.frozen
+class Method:
+    """One way to answer, declared once: what it runs, what it needs built, the system prompt
+    its orchestrator reads, whether that orchestrator is offered slm_help and the setup's
+    tools, and the settings beyond the models that shape its results (run.json keeps them, so
+    a resumed run must match). Adding a method is adding one of these to DECLARED."""
 
-# Which parts each method needs, so nothing else is built (or downloaded).
+    name: str
+    solve: Callable[[Setup, str], Trace]
+    needs: frozenset[str]  # "orchestrator", "specialist": nothing else is built (or downloaded)
+    system: str | None = None
+    delegates: bool = False
+    settings: Callable[[Setup], dict] = lambda setup: {}
+
+
+def _router_settings(setup: Setup) -> dict:
+    settings = {"force_tool": setup.force_tool, "router_samples": setup.router_samples,
+                "direct_first_call": setup.direct_first_call}
+    if setup.router_samples > 1:
+        settings.update(agree_stop=setup.agree_stop, threshold=setup.threshold,
+                        sampling=attrs.asdict(attrs.evolve(setup.sampling, k=setup.router_samples)))
+    return settings
+
+
+def _cascade_settings(setup: Setup) -> dict:
+    return {"sampling": attrs.asdict(setup.sampling), "threshold": setup.threshold,
+            "samples_mix": [list(part) for part in setup.samples_mix],
+            "escalates": setup.escalate}
+
+
 # The cascade's orchestrator is built up front but called only on escalation.
-NEEDS = {"llm": {"orchestrator"}, "router": {"orchestrator", "specialist"}, "slm": {"specialist"},
-         "cascade": {"orchestrator", "specialist"}}
+DECLARED: dict[str, Method] = {m.name: m for m in (
+    Method("llm", llm, frozenset({"orchestrator"}), system=LLM_SYSTEM),
+    Method("router", router, frozenset({"orchestrator", "specialist"}), system=ROUTER_SYSTEM,
+           delegates=True, settings=_router_settings),
+    Method("slm", slm, frozenset({"specialist"})),
+    Method("cascade", cascade, frozenset({"orchestrator", "specialist"}), system=CASCADE_SYSTEM,
+           delegates=True, settings=_cascade_settings),
+)}
+
+METHODS: dict[str, Callable[[Setup, str], Trace]] = {name: m.solve for name, m in DECLARED.items()}
+NEEDS: dict[str, frozenset[str]] = {name: m.needs for name, m in DECLARED.items()}
 
 
 def _question(question: str) -> str:
