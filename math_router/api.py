@@ -121,7 +121,8 @@ def method_list(methods: str | Iterable[str]) -> list[str]:
 
 
 def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
-             n: int | None = DEFAULT_N, seed: int = DEFAULT_SEED, out: str | Path | None = None, concurrency: int | None = None,
+             n: int | None = DEFAULT_N, seed: int = DEFAULT_SEED, out: str | Path | None = None,
+             concurrency: int | None = None,
              progress: bool = True, options: ModelOptions | None = None,
              notify: Callable[[str], None] | None = None, fields=None, calibration=None,
              **overrides) -> Evaluation:
