@@ -21,7 +21,7 @@ from importlib import import_module
 _EXPORTS = {
     "solve": "math_router.api", "solve_many": "math_router.api", "Solver": "math_router.api",
     "evaluate": "math_router.api", "Result": "math_router.api",
-    "Evaluation": "math_router.api", "ModelOptions": "math_router.factory",
+    "Evaluation": "math_router.api", "ModelOptions": "math_router.options",
     "calibrate": "math_router.api", "parse_target": "math_router.evals.calibrate",
     "tool": "math_router.tools.base", "Tool": "math_router.tools.base",
     "ToolOutput": "math_router.tools.base", "register_tool": "math_router.tools.extra",

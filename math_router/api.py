@@ -26,7 +26,7 @@ from math_router.engine.errors import UserError
 from math_router.engine.trace import Trace
 from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
 from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY, Evaluation
-from math_router.factory import ModelOptions
+from math_router.options import ModelOptions
 
 ALL_METHODS = ("llm", "router", "slm")  # what "all" means: the comparison the tool is about
 
@@ -223,7 +223,7 @@ def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict
     job = Job(setup, run_info, concurrency=concurrency, progress=progress, notify=notify,
               served_models=lambda: served_models(setup), workers=rounds,
               status=rounds.status if rounds is not None else None)
-    return job, lambda method: method_settings(method, opts, setup)
+    return job, lambda method: method_settings(method, setup)
 
 
 def _quiet(_: str) -> None:

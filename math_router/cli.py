@@ -19,12 +19,15 @@ import click
 from math_router.engine.errors import ONE_LINE, UserError
 from math_router.engine.loop import ToolLimits
 from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
+from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY
 from math_router.evals.methods import METHODS
-from math_router.factory import ModelOptions
+from math_router.options import ModelOptions
 from math_router.specialists.base import SamplingParams
 
 # Every default shown or used here is the options type's own: one source for each.
 DEFAULTS = attrs.fields_dict(ModelOptions)
+CONCURRENCY_HELP = (f"Problems solved at once [default: {DEFAULT_CONCURRENCY}; with --batch-api, "
+                    f"every problem at once, up to {BATCH_WORKERS:,}, so one batch carries them].")
 SAMPLING = SamplingParams()
 SANDBOX = DEFAULTS["sandbox"].default
 
@@ -154,31 +157,30 @@ def model_options(f):
     return functools.reduce(lambda acc, option: option(acc), reversed(options), f)
 
 
+# Flags that say the opposite of their field (--no-cache is cache=False).
+NEGATED = {"no_force_tool": "force_tool", "no_cache": "cache", "no_batch": "batch",
+           "no_agree_stop": "agree_stop", "model_first_call": "direct_first_call"}
+
+
 def make_options(kw: dict) -> ModelOptions:
+    """The flags as ModelOptions: a flag named like a field is that field (a new knob is a
+    field and a click option of its name); the flags composed into one field are here."""
     from math_router.engine.pricing import parse_price
     from math_router.sandbox.executor import SandboxLimits
 
-    return ModelOptions(
-        model=kw["model"], base_url=kw["base_url"], api_key=kw["api_key"],
-        specialist=kw["specialist"], specialist_model=kw["specialist_model"],
-        specialist_max_tokens=kw["specialist_max_tokens"],
-        orchestrator_max_tokens=kw["orchestrator_max_tokens"], gpu_layers=kw["gpu_layers"],
-        threads=kw["threads"],
-        max_turns=kw["max_turns"], force_tool=not kw["no_force_tool"], timeout=kw["timeout"],
+    values = {name: kw[name] for name in attrs.fields_dict(ModelOptions) if name in kw}
+    values.update({field: not kw[flag] for flag, field in NEGATED.items()})
+    values.update(
+        prices=dict(parse_price(p) for p in kw["prices"]), samples_mix=kw["samples_mix"] or (),
+        tools=tuple(kw["tool_names"]) + tuple(kw["tool_refs"]),
         tool_limits=ToolLimits(kw["max_tool_calls"], kw["max_tool_calls_per_problem"]),
-        prices=dict(parse_price(p) for p in kw["prices"]), cache=not kw["no_cache"],
-        batch=not kw["no_batch"], threshold=kw["threshold"],
         sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],
                                 top_p=kw["sample_top_p"], top_k=kw["sample_top_k"]),
-        specialist_mode=kw["specialist_mode"], samples_mix=kw["samples_mix"] or (),
-        tools=tuple(kw["tool_names"]) + tuple(kw["tool_refs"]), llm_model=kw["llm_model"],
-        router_samples=kw["router_samples"], agree_stop=not kw["no_agree_stop"],
-        direct_first_call=not kw["model_first_call"], batch_api=kw["batch_api"],
-        batch_poll=kw["batch_poll"],
         sandbox=SandboxLimits(timeout=kw["code_timeout"], cpu_seconds=kw["code_cpu"],
                               memory_mb=kw["code_memory"], max_processes=kw["code_processes"],
                               output_chars=kw["code_output"],
                               total_memory_mb=kw["code_total_memory"], disk_mb=kw["code_disk"]))
+    return ModelOptions(**values)
 
 
 class MethodList(click.ParamType):
@@ -287,8 +289,7 @@ def fields_of(kw: dict):
 @click.option("--jsonl", "as_jsonl", is_flag=True,
               help="--input: print each answer as one JSON line on stdout as it finishes.")
 @click.option("--concurrency", type=click.IntRange(1),
-              help="--input: problems solved at once [default: 4; with --batch-api, every problem "
-                   "at once, up to 10,000, so one batch carries them].")
+              help="--input: " + CONCURRENCY_HELP[0].lower() + CONCURRENCY_HELP[1:])
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold for the cascade and the "
                    "router's agree-and-stop rule.")
@@ -423,8 +424,7 @@ def print_solution(result: dict) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
 @click.option("--concurrency", type=click.IntRange(1),
-              help="Problems solved at once [default: 4; with --batch-api, every problem at once, "
-                   "up to 10,000, so one batch carries them].")
+              help=CONCURRENCY_HELP)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold (chosen on other "
@@ -463,7 +463,7 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
                    "orchestrator calls) or accuracy:llm (no less accurate than the llm).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the calibration run and calibration.json.")
-@click.option("--concurrency", type=click.IntRange(1), help="Problems solved at once [default: 4].")
+@click.option("--concurrency", type=click.IntRange(1), help=f"Problems solved at once [default: {DEFAULT_CONCURRENCY}].")
 @click.option("--no-progress", is_flag=True)
 @model_options
 def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):

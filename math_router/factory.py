@@ -21,46 +21,11 @@ from math_router.engine.caching import CachedChat
 from math_router.specialists.caching import CachedSpecialist
 from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
 from math_router.engine.errors import UserError
-from math_router.engine.pricing import Price
-from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
-from math_router.evals.methods import DECLARED, DEFAULT_THRESHOLD, NEEDS, Setup
+from math_router.evals.methods import DECLARED, NEEDS, Setup
+from math_router.options import ModelOptions  # noqa: F401 (re-exported: factory.ModelOptions)
 from math_router.specialists import gguf
-from math_router.specialists.base import SamplingParams, Specialist
-from math_router.sandbox.executor import PythonExecutor, SandboxLimits
-from math_router.specialists.qwen_math import MAX_TOKENS
-
-
-@attrs.frozen
-class ModelOptions:
-    model: str | None = None  # None: DEFAULT_API_MODEL with a key, else DEFAULT_LOCAL_MODEL
-    base_url: str | None = None
-    api_key: str | None = None
-    specialist: str = gguf.DEFAULT_SPECIALIST
-    specialist_model: str | None = None
-    specialist_max_tokens: int = MAX_TOKENS
-    orchestrator_max_tokens: int | None = None  # per turn; None: the API's default, 1024 locally
-    gpu_layers: int | None = None
-    threads: int | None = None  # llama.cpp CPU threads; None: the physical cores
-    max_turns: int = DEFAULT_MAX_TURNS
-    tool_limits: ToolLimits = ToolLimits()
-    force_tool: bool = True
-    timeout: float = 120.0
-    prices: dict[str, Price] = attrs.field(factory=dict)
-    cache: bool = True  # answer repeated calls from the response cache
-    batch: bool = True  # decode concurrent GGUF specialist calls together
-    sampling: SamplingParams = SamplingParams()
-    threshold: float = DEFAULT_THRESHOLD
-    specialist_mode: str = "cot"  # "tir": the specialist writes and runs Python
-    samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode: (("cot", 2), ("tir", 2))
-    tools: tuple[str, ...] = ()  # more tools: "python", "module:function", an installed tool's name
-    llm_model: str | None = None  # the llm baseline's model when it is not the orchestrator
-    direct_first_call: bool = True  # the router makes its forced first slm_help call itself
-    router_samples: int = 1  # the router's slm_help samples this many and reports the vote
-    agree_stop: bool = True  # with router_samples > 1: an agreed vote ends the router
-    cascade_escalates: bool = True  # off: the cascade only votes (calibration)
-    sandbox: SandboxLimits = SandboxLimits()
-    batch_api: bool = False  # the orchestrator's calls go through the OpenAI Batch API
-    batch_poll: float = 30.0  # seconds between checks of a running batch
+from math_router.specialists.base import Specialist
+from math_router.sandbox.executor import PythonExecutor
 
 
 DEFAULT_API_MODEL = "gpt-4o-mini"
@@ -73,7 +38,7 @@ def build_setup(methods: list[str], options: ModelOptions,
     through the Batch API, recorded in `batch_out` (engine.batch_api)."""
     rounds = batch_rounds(options, batch_out, notify) if options.batch_api else None
     needs = set().union(*(NEEDS[m] for m in methods))
-    modes = {options.specialist_mode} | {mode for mode, _ in options.samples_mix}
+    modes = options.modes
     executor = PythonExecutor(options.sandbox) if "tir" in modes or "python" in options.tools \
         else None
     tools = tuple(build_tools(options.tools, executor))  # before any model: a typo fails fast
@@ -90,15 +55,7 @@ def build_setup(methods: list[str], options: ModelOptions,
         specialists = {mode: CachedSpecialist(s, cache) for mode, s in specialists.items()}
     return Setup(orchestrator=orchestrator, baseline=baseline, batch_rounds=rounds,
                  specialist=specialists.get(options.specialist_mode),
-                 specialists=specialists, specialist_mode=options.specialist_mode,
-                 samples_mix=options.samples_mix,
-                 max_turns=options.max_turns, tool_limits=options.tool_limits,
-                 force_tool=options.force_tool, prices=options.prices,
-                 sampling=options.sampling, threshold=options.threshold,
-                 router_samples=options.router_samples, agree_stop=options.agree_stop,
-                 direct_first_call=options.direct_first_call,
-                 escalate=options.cascade_escalates,
-                 tools=tools)
+                 specialists=specialists, tools=tools, options=options)
 
 
 def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:
@@ -230,7 +187,7 @@ def shared_decoder(runtime, **settings):
     return _decoders[key]
 
 
-def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
+def method_settings(method: str, setup: Setup) -> dict:
     """Everything that shapes one method's results; a resumed run must match it.
 
     Models by identity (an API model's name and server; a GGUF's name, size and
@@ -240,19 +197,18 @@ def method_settings(method: str, options: ModelOptions, setup: Setup) -> dict:
     from math_router.evals.methods import prompts
     from math_router.evals.provenance import text_hash
 
+    options = setup.options
     settings: dict = {}
     needs = NEEDS[method]
     if "orchestrator" in needs:
-        chat = setup.baseline if method == "llm" and setup.baseline else setup.orchestrator
-        settings.update(orchestrator=model_identity(chat), max_turns=options.max_turns,
+        settings.update(orchestrator=model_identity(setup.chat_for(method)), max_turns=options.max_turns,
                         orchestrator_max_tokens=options.orchestrator_max_tokens)
     if "specialist" in needs:
         settings.update(specialist=model_identity(setup.specialist),
                         specialist_max_tokens=options.specialist_max_tokens, batch=options.batch,
                         specialist_mode=options.specialist_mode)
-    modes = {options.specialist_mode} | {m for m, _ in options.samples_mix}
     declared = DECLARED[method]
-    if ("specialist" in needs and "tir" in modes) or (declared.delegates
+    if ("specialist" in needs and "tir" in options.modes) or (declared.delegates
                                                        and "python" in options.tools):
         settings["sandbox"] = dataclasses.asdict(options.sandbox)
     if declared.delegates:

@@ -167,3 +167,39 @@ def test_a_server_with_one_model_needs_no_model_flag_and_several_are_listed():
         result = solve("1", "--base-url", orch.url, "--method", "llm", "--json")
         assert orch.requests[0]["model"] == "my-vllm-model"
     assert json.loads(result.stdout)["models"]["orchestrator"] == "my-vllm-model"
+
+
+def _options_from(args, monkeypatch):
+    """The ModelOptions the shared model flags make of `args`."""
+    import click
+
+    from math_router.cli import make_options, model_options
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    command = click.command()(model_options(lambda **kw: make_options(kw)))
+    return command.main(list(args), standalone_mode=False)
+
+
+def test_the_flags_defaults_are_the_options_defaults(monkeypatch):
+    from math_router.options import ModelOptions
+
+    assert _options_from([], monkeypatch) == ModelOptions()
+
+
+def test_each_flag_reaches_its_option(monkeypatch):
+    from math_router.engine.pricing import Price
+
+    options = _options_from(["--threads", "3", "--no-cache", "--no-batch", "--model-first-call",
+                             "--no-force-tool", "--no-agree-stop", "--max-turns", "2",
+                             "--price", "mine=1,2", "--samples", "5", "--code-cpu", "3",
+                             "--router-samples", "2", "--samples-mix", "cot:1,tir:1",
+                             "--tools", "python", "--max-tool-calls", "2",
+                             "--batch-poll", "0.5"], monkeypatch)
+    assert (options.threads, options.max_turns, options.router_samples) == (3, 2, 2)
+    assert not (options.cache or options.batch or options.direct_first_call
+                or options.force_tool or options.agree_stop)
+    assert options.prices == {"mine": Price(1.0, 2.0)} and options.sampling.k == 5
+    assert options.sandbox.cpu_seconds == 3 and options.samples_mix == (("cot", 1), ("tir", 1))
+    assert options.tools == ("python",) and options.tool_limits.per_turn == 2
+    assert options.batch_poll == 0.5

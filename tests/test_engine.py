@@ -11,6 +11,7 @@ from math_router.engine.chat import OpenAIChat
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.trace import Trace
 from math_router.evals import methods
+from math_router.options import ModelOptions
 from math_router.specialists.openai_compat import OpenAISpecialist
 from math_router.testing import ChatServer, completion, error, tool_call, router_orchestrator, specialist_answering
 from math_router.tools.base import ToolRegistry, tool
@@ -66,8 +67,9 @@ def test_router_calls_the_specialist_then_answers():
 
 def test_the_orchestrator_can_still_write_the_forced_first_call():
     with ChatServer(router_orchestrator()) as orch, ChatServer(specialist_answering()) as spec:
-        setup = methods.Setup(orchestrator=chat(orch), direct_first_call=False,
-                              specialist=OpenAISpecialist(spec.url, "qwen-math"))
+        setup = methods.Setup(orchestrator=chat(orch),
+                              specialist=OpenAISpecialist(spec.url, "qwen-math"),
+                              options=ModelOptions(direct_first_call=False))
         trace = methods.router(setup, "What is 27*14+15?")
     # The first turn is forced to call slm_help; the second is free to answer.
     assert orch.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "slm_help"}}
@@ -82,7 +84,7 @@ def test_a_price_for_the_specialist_makes_the_total_known():
     with ChatServer(router_orchestrator()) as orch, ChatServer(specialist_answering()) as spec:
         setup = methods.Setup(orchestrator=chat(orch),
                               specialist=OpenAISpecialist(spec.url, "qwen-math"),
-                              prices={"qwen-math": Price(0.0, 0.0)})
+                              options=ModelOptions(prices={"qwen-math": Price(0.0, 0.0)}))
         trace = methods.router(setup, "What is 27*14+15?")
     assert trace.cost_usd == pytest.approx((400 * 0.15 + 12 * 0.60) / 1e6)
 
@@ -187,7 +189,7 @@ def test_an_agreed_vote_ends_the_router_without_a_second_turn():
     with ChatServer(router_orchestrator()) as orch, \
             ChatServer(sampled_specialist(["393", "393", "393", "390"])) as spec:
         setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
-                              router_samples=4, threshold=0.75)
+                              options=ModelOptions(router_samples=4, threshold=0.75))
         trace = methods.router(setup, "What is 27*14+15?")
     assert len(orch.requests) == 0  # the router's own call, agreed: no orchestrator turn at all
     assert trace.tool_calls[0].result.startswith("Answer: 393 (3 of 4 samples agree)")
@@ -200,7 +202,7 @@ def test_a_split_vote_goes_back_to_the_orchestrator():
     with ChatServer(router_orchestrator(answer_from_tool=False, final="393")) as orch, \
             ChatServer(sampled_specialist(["393", "393", "390", "391"])) as spec:
         setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
-                              router_samples=4, threshold=0.75)
+                              options=ModelOptions(router_samples=4, threshold=0.75))
         trace = methods.router(setup, "What is 27*14+15?")
     assert len(orch.requests) == 1 and trace.details["ended"] == "orchestrator"
     result = trace.tool_calls[0].result
@@ -212,7 +214,7 @@ def test_without_agree_stop_an_agreed_vote_still_gets_a_second_turn():
     with ChatServer(router_orchestrator()) as orch, \
             ChatServer(sampled_specialist(["393"] * 4)) as spec:
         setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
-                              router_samples=4, agree_stop=False)
+                              options=ModelOptions(router_samples=4, agree_stop=False))
         trace = methods.router(setup, "What is 27*14+15?")
     assert len(orch.requests) == 1 and trace.details["ended"] == "orchestrator"
     assert trace.tool_calls[0].result == "Answer: 393 (4 of 4 samples agree)"

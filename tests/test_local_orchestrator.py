@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from math_router.cli import cli
 from math_router.engine.llama_chat import LlamaChat
 from math_router.evals import methods
-from math_router.factory import ModelOptions, build_setup
+from math_router.factory import build_setup
+from math_router.options import ModelOptions
 from math_router.specialists import gguf
 from math_router.specialists.llama_cpp import shared_runtime
 from math_router.specialists.qwen_math import QwenMathSpecialist
@@ -31,8 +32,8 @@ def runtime(smollm2):
 def test_router_on_a_local_gguf_with_a_forced_tool_call(runtime):
     # The orchestrator writes the forced first call itself (by default the router makes it).
     setup = methods.Setup(orchestrator=LlamaChat(runtime, max_tokens=256),
-                          specialist=QwenMathSpecialist(runtime, max_tokens=32), max_turns=3,
-                          direct_first_call=False)
+                          specialist=QwenMathSpecialist(runtime, max_tokens=32),
+                          options=ModelOptions(max_turns=3, direct_first_call=False))
     trace = methods.router(setup, "What is 2+2?")
     assert trace.tool_calls and trace.tool_calls[0].name == "slm_help"
     assert not trace.tool_calls[0].is_error

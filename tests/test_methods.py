@@ -1,7 +1,8 @@
 """Each method is declared once (evals.methods.DECLARED); what it records follows from that."""
 
 from math_router.evals.methods import DECLARED, METHODS, NEEDS
-from math_router.factory import ModelOptions, build_setup, method_settings
+from math_router.factory import build_setup, method_settings
+from math_router.options import ModelOptions
 
 
 def test_each_method_records_its_own_settings_and_no_others():
@@ -10,7 +11,7 @@ def test_each_method_records_its_own_settings_and_no_others():
                            specialist="http://127.0.0.1:9/v1", specialist_model="m",
                            router_samples=4, cache=False)
     setup = build_setup(list(METHODS), options)
-    settings = {name: method_settings(name, options, setup) for name in METHODS}
+    settings = {name: method_settings(name, setup) for name in METHODS}
     assert settings["router"]["router_samples"] == 4 and settings["router"]["sampling"]["k"] == 4
     assert settings["cascade"]["sampling"]["k"] == options.sampling.k
     assert settings["cascade"]["escalates"] is True and "router_samples" not in settings["cascade"]

@@ -19,14 +19,13 @@ import attrs
 
 from math_router.engine import loop
 from math_router.engine.chat import ChatModel
-from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
 from math_router.engine.errors import TransportError, UserError
-from math_router.engine.pricing import Price
 from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import Trace, Usage
 from math_router.engine.answers import extract_answer, normalize, vote
 from math_router.evals.voting import StopWhenSettled
-from math_router.specialists.base import SampleSet, SamplingParams, Specialist
+from math_router.options import DEFAULT_THRESHOLD, ModelOptions  # noqa: F401 (re-exported)
+from math_router.specialists.base import SampleSet, Specialist
 from math_router.tools.base import ToolRegistry
 from math_router.tools.slm import slm_help_tool
 
@@ -46,61 +45,52 @@ CASCADE_SYSTEM = ("A math specialist's sampled answers to the problem disagree; 
                   "question). End with the final answer in \\boxed{}.")
 
 
-# The cascade escalates when fewer than this share of the samples agree (3 of 4).
-DEFAULT_THRESHOLD = 0.75
-
-
 @attrs.frozen
 class Setup:
-    """What the methods run on. A method that needs a missing part says so."""
+    """What the methods run on: the built models and tools, and the options they were built
+    from (the methods read their knobs there). A method that needs a missing part says so."""
 
     orchestrator: ChatModel | None = None
     baseline: ChatModel | None = None  # the llm method's model, when not the orchestrator
-    specialist: Specialist | None = None  # in `specialist_mode`
+    specialist: Specialist | None = None  # in `options.specialist_mode`
     specialists: dict[str, Specialist] = attrs.field(factory=dict)  # by mode, for a mixed vote
-    specialist_mode: str = "cot"
-    samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode; () all in one
     tools: tuple = ()  # the orchestrator's tools beside slm_help (python, the user's own)
-    max_turns: int = DEFAULT_MAX_TURNS
-    tool_limits: ToolLimits = ToolLimits()
-    force_tool: bool = True  # the router's first turn must call slm_help
-    prices: dict[str, Price] | None = None
-    sampling: SamplingParams = SamplingParams()  # the cascade's k samples
-    threshold: float = DEFAULT_THRESHOLD  # the cascade escalates when the majority's share is below this
-    direct_first_call: bool = True  # with force_tool: the router makes the forced first call itself
-    router_samples: int = 1  # the router's slm_help samples this many and reports their vote
-    agree_stop: bool = True  # with router_samples > 1: an agreed vote (>= threshold) ends the router
-    escalate: bool = True  # the cascade asks the orchestrator on disagreement (off: vote only)
     batch_rounds: object = None  # engine.batch_api.BatchRounds when calls go through the Batch API
+    options: ModelOptions = ModelOptions()
+
+    def chat_for(self, method: str) -> ChatModel | None:
+        """The chat model `method` asks: the llm baseline's own model where there is one."""
+        return self.baseline if method == "llm" and self.baseline else self.orchestrator
 
 
 def llm(setup: Setup, question: str) -> Trace:
-    chat = _need(setup.baseline or setup.orchestrator, "llm", "an orchestrator model")
+    chat = _need(setup.chat_for("llm"), "llm", "an orchestrator model")
     messages = [{"role": "system", "content": LLM_SYSTEM},
                 {"role": "user", "content": _question(question)}]
     return loop.run(chat, ToolRegistry(), messages, max_turns=1, method="llm",
-                    prices=setup.prices)
+                    prices=setup.options.prices)
 
 
 def router(setup: Setup, question: str) -> Trace:
+    opts = setup.options
     chat = _need(setup.orchestrator, "router", "an orchestrator model")
     specialist = _need(setup.specialist, "router", "a specialist")
     messages = [{"role": "system", "content": ROUTER_SYSTEM},
                 {"role": "user", "content": _question(question)}]
-    sampling = attrs.evolve(setup.sampling, k=setup.router_samples) \
-        if setup.router_samples > 1 else None
-    stop_at = setup.threshold if sampling is not None and setup.agree_stop else None
+    sampling = attrs.evolve(opts.sampling, k=opts.router_samples) \
+        if opts.router_samples > 1 else None
+    stop_at = opts.threshold if sampling is not None and opts.agree_stop else None
     tools = ToolRegistry([slm_help_tool(specialist, sampling, stop_at), *setup.tools])
-    if not (setup.force_tool and setup.direct_first_call):
-        return loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
-                        first_tool_choice=FORCE_SLM_HELP if setup.force_tool else None,
-                        prices=setup.prices, limits=setup.tool_limits)
+    if not (opts.force_tool and opts.direct_first_call):
+        return loop.run(chat, tools, messages, max_turns=opts.max_turns, method="router",
+                        first_tool_choice=FORCE_SLM_HELP if opts.force_tool else None,
+                        prices=opts.prices, limits=opts.tool_limits)
     # The forced first turn can only call slm_help with the problem: the router makes that
     # call itself, and the orchestrator's first turn (its prompt and its copy of the problem)
     # is not paid for. The orchestrator then reads the answer and decides.
     arguments = json.dumps({"question": messages[-1]["content"]}, ensure_ascii=False)
-    trace = loop.run(chat, tools, messages, max_turns=setup.max_turns, method="router",
-                     prices=setup.prices, limits=setup.tool_limits,
+    trace = loop.run(chat, tools, messages, max_turns=opts.max_turns, method="router",
+                     prices=opts.prices, limits=opts.tool_limits,
                      first_call=("slm_help", arguments))
     answers = [c.details.get("answer") for c in trace.tool_calls
                if c.name == "slm_help" and not c.is_error and c.details.get("answer")]
@@ -127,28 +117,29 @@ def slm(setup: Setup, question: str) -> Trace:
     trace = Trace(method="slm", final_text=result.text, usage={"specialist": result.usage},
                   spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                   local=["specialist"] if specialist.local else [], details=result.details)
-    return loop.summarize(trace, None, setup.prices)
+    return loop.summarize(trace, None, setup.options.prices)
 
 
 def cascade(setup: Setup, question: str) -> Trace:
     """Self-consistency first; the orchestrator only for the problems the samples disagree on."""
+    opts = setup.options
     specialist = _need(setup.specialist, "cascade", "a specialist")
     question = _question(question)
     start = time.perf_counter()
     say(f"specialist {specialist.name}: sampling "
-        + (", ".join(f"{k} {m}" for m, k in setup.samples_mix) or str(setup.sampling.k)) + "...")
+        + (", ".join(f"{k} {m}" for m, k in opts.samples_mix) or str(opts.sampling.k)) + "...")
     samples, modes = draw_samples(setup, question)
     k = len(samples.results)
     candidates = vote([r.answer for r in samples.results], modes)
     majority = candidates[0] if candidates else None
     agreement = majority["count"] / k if majority else 0.0
-    below = agreement < setup.threshold or majority is None
+    below = agreement < opts.threshold or majority is None
     # A vote-only run (calibration for an escalation target) asks nobody: its
     # records say so, and whether the vote was below the threshold stays readable
     # from the agreement.
-    escalate = below and setup.escalate
-    ballot = {"agreement": agreement, "escalated": escalate, "threshold": setup.threshold,
-              **({} if setup.escalate else {"vote_only": True}),
+    escalate = below and opts.cascade_escalates
+    ballot = {"agreement": agreement, "escalated": escalate, "threshold": opts.threshold,
+              **({} if opts.cascade_escalates else {"vote_only": True}),
               "candidates": candidates, "majority": majority["answer"] if majority else None,
               "samples": [r.text for r in samples.results], "sample_modes": modes,
               "sample_answers": [r.answer for r in samples.results],
@@ -167,21 +158,21 @@ def cascade(setup: Setup, question: str) -> Trace:
         # The first sample that gave the majority answer is the final text.
         text = next((r.text for r in samples.results if majority and r.answer is not None
                      and normalize(r.answer) == majority["normalized"]), None)
-        return loop.summarize(attrs.evolve(base, final_text=text), None, setup.prices)
+        return loop.summarize(attrs.evolve(base, final_text=text), None, opts.prices)
     chat = _need(setup.orchestrator, "cascade", "an orchestrator model to escalate to")
     listing = "\n".join(f"- {c['answer']} ({c['count']} of {k})" for c in candidates)
     messages = [{"role": "system", "content": CASCADE_SYSTEM},
                 {"role": "user", "content": f"Problem:\n{question}\n\nThe specialist's answers:\n"
                                             f"{listing or '- (no sample stated an answer)'}"}]
     decided = loop.run(chat, toolbox(setup, specialist), messages,
-                       max_turns=setup.max_turns, method="cascade", prices=setup.prices,
-                       limits=setup.tool_limits)
+                       max_turns=opts.max_turns, method="cascade", prices=opts.prices,
+                       limits=opts.tool_limits)
     merged = attrs.evolve(base, final_text=decided.final_text, turns=decided.turns,
                           tool_calls=decided.tool_calls, stopped=decided.stopped,
                           spent_seconds=base.spent_seconds + decided.spent_seconds)
     merged = stands_unless_overruled(merged, majority["answer"] if majority else None,
                                      "the samples' majority")
-    return loop.summarize(merged, chat, setup.prices)
+    return loop.summarize(merged, chat, opts.prices)
 
 
 def toolbox(setup: Setup, specialist: Specialist) -> ToolRegistry:
@@ -196,24 +187,25 @@ def draw_samples(setup: Setup, question: str) -> tuple[SampleSet, list[str]]:
     (`cot:2,tir:2`): each mode's request at once, so their sequences share the
     decoder's steps, all samples drawn (the early stop watches one request).
     """
-    if not setup.samples_mix:
-        needed = math.ceil(setup.threshold * setup.sampling.k - 1e-9)
-        samples = setup.specialist.sample(question, setup.sampling,
-                                          StopWhenSettled(needed, setup.specialist_mode))
-        return samples, [setup.specialist_mode] * len(samples.results)
-    missing = [mode for mode, _ in setup.samples_mix if mode not in setup.specialists]
+    opts = setup.options
+    if not opts.samples_mix:
+        needed = math.ceil(opts.threshold * opts.sampling.k - 1e-9)
+        samples = setup.specialist.sample(question, opts.sampling,
+                                          StopWhenSettled(needed, opts.specialist_mode))
+        return samples, [opts.specialist_mode] * len(samples.results)
+    missing = [mode for mode, _ in opts.samples_mix if mode not in setup.specialists]
     if missing:
         raise UserError(f"no specialist in mode {', '.join(missing)}")
-    with ThreadPoolExecutor(max_workers=len(setup.samples_mix)) as pool:
+    with ThreadPoolExecutor(max_workers=len(opts.samples_mix)) as pool:
         groups = list(pool.map(lambda part: setup.specialists[part[0]].sample(
-            question, attrs.evolve(setup.sampling, k=part[1])), setup.samples_mix))
+            question, attrs.evolve(opts.sampling, k=part[1])), opts.samples_mix))
     results = [r for g in groups for r in g.results]
-    modes = [mode for (mode, k), g in zip(setup.samples_mix, groups) for _ in g.results]
+    modes = [mode for (mode, k), g in zip(opts.samples_mix, groups) for _ in g.results]
     usage = sum((g.usage for g in groups), Usage())
     # The modes ran side by side: the set took as long as its slowest request.
     usage = attrs.evolve(usage, seconds=max(g.usage.seconds for g in groups),
                          cached_seconds=max(g.usage.cached_seconds for g in groups))
-    details = {**groups[0].details, "mode": "+".join(f"{m}:{k}" for m, k in setup.samples_mix)}
+    details = {**groups[0].details, "mode": "+".join(f"{m}:{k}" for m, k in opts.samples_mix)}
     return SampleSet(results, usage, max(g.seconds for g in groups), details), modes
 
 
@@ -222,12 +214,13 @@ def prompts(method: str, setup: Setup) -> dict[str, str]:
 
     run.json keeps a hash of each, so results made with other prompts are not mixed.
     """
+    opts = setup.options
     from math_router.specialists.qwen_math import system_prompt
 
     texts: dict[str, str] = {}
     if "specialist" in NEEDS[method]:
-        modes = [m for m, _ in setup.samples_mix] if method == "cascade" and setup.samples_mix \
-            else [setup.specialist_mode]
+        modes = [m for m, _ in opts.samples_mix] if method == "cascade" and opts.samples_mix \
+            else [opts.specialist_mode]
         for mode in modes:
             texts[f"specialist_system_{mode}"] = system_prompt(mode)
     declared = DECLARED[method]
@@ -244,14 +237,16 @@ def preflight(setup: Setup, methods: list[str]) -> None:
     A wrong model name, a refused key or a parameter the model refuses then
     stops the run at once with one line, instead of failing every problem.
     """
+    opts = setup.options
     asked = set()
     for method in methods:
         tools, choice = [], None
         if DECLARED[method].delegates and setup.specialist is not None:
             tools = toolbox(setup, setup.specialist).schemas()
-            choice = FORCE_SLM_HELP if method == "router" and setup.force_tool else None
-        chat = setup.baseline if method == "llm" and setup.baseline else setup.orchestrator
-        asks_orchestrator = "orchestrator" in NEEDS[method] and (method != "cascade" or setup.escalate)
+            choice = FORCE_SLM_HELP if method == "router" and opts.force_tool else None
+        chat = setup.chat_for(method)
+        asks_orchestrator = "orchestrator" in NEEDS[method] \
+            and (method != "cascade" or opts.cascade_escalates)
         parts = [("orchestrator", chat, tools, choice)] if asks_orchestrator else []
         if "specialist" in NEEDS[method]:
             parts.append(("specialist", setup.specialist, None, None))
@@ -285,18 +280,20 @@ class Method:
 
 
 def _router_settings(setup: Setup) -> dict:
-    settings = {"force_tool": setup.force_tool, "router_samples": setup.router_samples,
-                "direct_first_call": setup.direct_first_call}
-    if setup.router_samples > 1:
-        settings.update(agree_stop=setup.agree_stop, threshold=setup.threshold,
-                        sampling=attrs.asdict(attrs.evolve(setup.sampling, k=setup.router_samples)))
+    opts = setup.options
+    settings = {"force_tool": opts.force_tool, "router_samples": opts.router_samples,
+                "direct_first_call": opts.direct_first_call}
+    if opts.router_samples > 1:
+        settings.update(agree_stop=opts.agree_stop, threshold=opts.threshold,
+                        sampling=attrs.asdict(attrs.evolve(opts.sampling, k=opts.router_samples)))
     return settings
 
 
 def _cascade_settings(setup: Setup) -> dict:
-    return {"sampling": attrs.asdict(setup.sampling), "threshold": setup.threshold,
-            "samples_mix": [list(part) for part in setup.samples_mix],
-            "escalates": setup.escalate}
+    opts = setup.options
+    return {"sampling": attrs.asdict(opts.sampling), "threshold": opts.threshold,
+            "samples_mix": [list(part) for part in opts.samples_mix],
+            "escalates": opts.cascade_escalates}
 
 
 # The cascade's orchestrator is built up front but called only on escalation.

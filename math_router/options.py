@@ -1,0 +1,59 @@
+"""ModelOptions: every flag's default, frozen, in one place.
+
+The CLI, the API and the server make one of these; the factory builds the models
+from it, and the methods read the rest of it (through `Setup.options`) instead of
+renamed copies, so a new knob is one field here and one click option. It sits
+below evals: it imports only engine, sandbox and specialists.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
+from math_router.engine.pricing import Price
+from math_router.sandbox.executor import SandboxLimits
+from math_router.specialists import gguf
+from math_router.specialists.base import SamplingParams
+from math_router.specialists.qwen_math import MAX_TOKENS
+
+# The cascade escalates when fewer than this share of the samples agree (3 of 4).
+DEFAULT_THRESHOLD = 0.75
+
+
+@attrs.frozen
+class ModelOptions:
+    model: str | None = None  # None: DEFAULT_API_MODEL with a key, else DEFAULT_LOCAL_MODEL
+    base_url: str | None = None
+    api_key: str | None = None
+    specialist: str = gguf.DEFAULT_SPECIALIST
+    specialist_model: str | None = None
+    specialist_max_tokens: int = MAX_TOKENS
+    orchestrator_max_tokens: int | None = None  # per turn; None: the API's default, 1024 locally
+    gpu_layers: int | None = None
+    threads: int | None = None  # llama.cpp CPU threads; None: the physical cores
+    max_turns: int = DEFAULT_MAX_TURNS
+    tool_limits: ToolLimits = ToolLimits()
+    force_tool: bool = True  # the router's first turn must call slm_help
+    timeout: float = 120.0
+    prices: dict[str, Price] = attrs.field(factory=dict)
+    cache: bool = True  # answer repeated calls from the response cache
+    batch: bool = True  # decode concurrent GGUF specialist calls together
+    sampling: SamplingParams = SamplingParams()  # the cascade's k samples
+    threshold: float = DEFAULT_THRESHOLD  # the cascade escalates when the majority's share is below this
+    specialist_mode: str = "cot"  # "tir": the specialist writes and runs Python
+    samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode: (("cot", 2), ("tir", 2))
+    tools: tuple[str, ...] = ()  # more tools: "python", "module:function", an installed tool's name
+    llm_model: str | None = None  # the llm baseline's model when it is not the orchestrator
+    direct_first_call: bool = True  # with force_tool: the router makes the forced first call itself
+    router_samples: int = 1  # the router's slm_help samples this many and reports the vote
+    agree_stop: bool = True  # with router_samples > 1: an agreed vote (>= threshold) ends the router
+    cascade_escalates: bool = True  # off: the cascade only votes (calibration)
+    sandbox: SandboxLimits = SandboxLimits()
+    batch_api: bool = False  # the orchestrator's calls go through the OpenAI Batch API
+    batch_poll: float = 30.0  # seconds between checks of a running batch
+
+    @property
+    def modes(self) -> set[str]:
+        """Every answering mode a specialist runs in: the main one and the cascade's mix."""
+        return {self.specialist_mode} | {mode for mode, _ in self.samples_mix}
