@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from math_router.specialists.llama_cpp import physical_cores
+from math_router.llama.runtime import physical_cores
 from math_router.testing import ChatServer, completion, free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ import time
 import llama_cpp
 
 from math_router.specialists.base import GREEDY
-from math_router.specialists.batched import BatchedDecoder
-from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import LlamaRuntime
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 
 from math_router.specialists.base import SamplingParams
-from math_router.specialists.batched import BatchedDecoder
-from math_router.specialists.llama_cpp import LlamaRuntime, gpu_backend, gpu_offload_supported
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import LlamaRuntime, gpu_backend, gpu_offload_supported
 from math_router.specialists.qwen_math import QwenMathSpecialist
 
 QUESTIONS = ["What is 27*14+15?", "A train travels 60 km in 45 minutes. What is its speed in km/h?",

@@ -61,8 +61,8 @@ def llama_bench(bin_dir: Path, model: str, args) -> dict[str, float]:
 
 def ours(model: str, args) -> tuple[dict[int, dict], dict[str, float]]:
     from math_router.specialists.base import GREEDY
-    from math_router.specialists.batched import BatchedDecoder
-    from math_router.specialists.llama_cpp import LlamaRuntime
+    from math_router.llama.batched import BatchedDecoder
+    from math_router.llama.runtime import LlamaRuntime
 
     runtime = LlamaRuntime(model, n_threads=args.threads)
     decoder = BatchedDecoder(runtime, n_seq_max=max(8, max(args.batches)),
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--ours-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads is None:
-        from math_router.specialists.llama_cpp import physical_cores
+        from math_router.llama.runtime import physical_cores
 
         args.threads = physical_cores()
     if args.ours_only:

@@ -27,8 +27,8 @@ from benchmarks.specialist_overhead import cpu_name
 from math_router.evals.datasets import load_problems
 from math_router.evals.voting import StopWhenSettled
 from math_router.specialists.base import SamplingParams
-from math_router.specialists.batched import BatchedDecoder
-from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists.qwen_math import QwenMathSpecialist
 
 

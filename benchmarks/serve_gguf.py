@@ -4,7 +4,7 @@
 
 For end-to-end runs and benchmarks on machines without an API: the real openai
 client talks HTTP to it, and it answers through the project's own local chat
-model (engine.llama_chat.LlamaChat), so `<tool_call>` text comes back as
+model (llama.chat.LlamaChat), so `<tool_call>` text comes back as
 structured `tool_calls` and a named `tool_choice` is honoured. One request at
 a time (the model has one context); `--latency` adds a delay per request.
 Beside an eval on the same cores, set OMP_WAIT_POLICY=PASSIVE for both
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 
-from math_router.engine.llama_chat import LlamaChat
-from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.llama.chat import LlamaChat
+from math_router.llama.runtime import LlamaRuntime
 from math_router.testing import ChatServer, completion
 
 

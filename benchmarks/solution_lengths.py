@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 
-from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists.qwen_math import messages_for
 
 

@@ -6,7 +6,7 @@ Same GGUF, prompt (Qwen2.5-Math's official one), greedy settings and threads;
 runs alternate between the paths so that machine noise hits all alike. The
 figure is completion tokens / wall seconds of the call, median over the runs.
 Two adapter paths: plain (llama-cpp-python's chat completion under the lock)
-and batched (the default: specialists.batched, its own context and sampler).
+and batched (the default: llama.batched, its own context and sampler).
 Goal: adapter / bare >= 0.95.
 """
 
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 
-from math_router.specialists.batched import BatchedDecoder
-from math_router.specialists.llama_cpp import DEFAULT_N_CTX, LlamaRuntime, physical_cores
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import DEFAULT_N_CTX, LlamaRuntime, physical_cores
 from math_router.specialists.qwen_math import QwenMathSpecialist, messages_for
 
 QUESTION = ("A baker makes 24 loaves a day and sells each for $3. Flour for one loaf costs $0.75 "

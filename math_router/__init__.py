@@ -12,7 +12,7 @@
     math_router.register_tool(percent_of)                           # offered to later solves
 
 The names below are loaded on first use, so `import math_router` is instant and
-`python -m math_router.specialists.build_probe` runs before the dependencies
+`python -m math_router.llama.build_probe` runs before the dependencies
 are installed.
 """
 

@@ -52,7 +52,7 @@ def _packages() -> Iterator[Check]:
 
 
 def _llama_cpp() -> Iterator[Check]:
-    from math_router.specialists.llama_cpp import import_llama_cpp
+    from math_router.llama.runtime import import_llama_cpp
 
     try:
         llama_cpp = import_llama_cpp()
@@ -60,7 +60,7 @@ def _llama_cpp() -> Iterator[Check]:
         yield Check("llama.cpp", False, f"cannot import llama_cpp ({type(e).__name__})",
                     "pip install llama-cpp-python")
         return
-    from math_router.specialists.llama_cpp import gpu_backend, physical_cores
+    from math_router.llama.runtime import gpu_backend, physical_cores
 
     yield Check("llama.cpp", True, f"llama-cpp-python {llama_cpp.__version__}, "
                 f"{physical_cores()} physical cores for CPU threads")
@@ -77,8 +77,8 @@ def _llama_cpp() -> Iterator[Check]:
 
 def _build_runs_here() -> Check:
     """Try the build in a child process: a build for the wrong CPU dies there, not here."""
-    from math_router.specialists import gguf
-    from math_router.specialists.build_probe import installed_smollm2, probe
+    from math_router.llama import gguf
+    from math_router.llama.build_probe import installed_smollm2, probe
 
     model = gguf.cached_path(gguf.DEFAULT_SPECIALIST) or installed_smollm2()
     result = probe(model)
@@ -137,7 +137,7 @@ def _api_key() -> Check:
 
 
 def _models() -> Iterator[Check]:
-    from math_router.specialists import gguf
+    from math_router.llama import gguf
 
     for alias, role in ((gguf.DEFAULT_SPECIALIST, "default specialist"),
                         ("qwen2.5-1.5b-instruct", "local orchestrator")):

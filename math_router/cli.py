@@ -23,6 +23,7 @@ from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY
 from math_router.evals.methods import METHODS
 from math_router.options import ModelOptions
 from math_router.specialists.base import SamplingParams
+from math_router.specialists.modes import MODES
 
 # Every default shown or used here is the options type's own: one source for each.
 DEFAULTS = attrs.fields_dict(ModelOptions)
@@ -112,7 +113,7 @@ def model_options(f):
         click.option("--sample-top-k", type=click.IntRange(0), default=SAMPLING.top_k,
                      show_default=True,
                      help="cascade: sample among this many likeliest tokens (0: all; GGUF only)."),
-        click.option("--specialist-mode", type=click.Choice(["cot", "tir"]),
+        click.option("--specialist-mode", type=click.Choice(list(MODES)),
                      default=DEFAULTS["specialist_mode"].default, show_default=True,
                      help="cot: reason in prose; tir: write Python, run it in the sandbox, read "
                           "its output (Qwen2.5-Math's tool-integrated reasoning)."),
@@ -210,7 +211,7 @@ class SamplesMix(click.ParamType):
         parts = []
         for part in value.split(","):
             mode, _, count = part.strip().partition(":")
-            if mode not in ("cot", "tir") or not count.isdigit() or int(count) < 1:
+            if mode not in MODES or not count.isdigit() or int(count) < 1:
                 self.fail(f"{part!r}: write MODE:K with MODE cot or tir, e.g. cot:2,tir:2", param, ctx)
             parts.append((mode, int(count)))
         if sum(k for _, k in parts) > 64:

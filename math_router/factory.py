@@ -23,8 +23,9 @@ from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, reso
 from math_router.engine.errors import UserError
 from math_router.evals.methods import DECLARED, NEEDS, Setup
 from math_router.options import ModelOptions  # noqa: F401 (re-exported: factory.ModelOptions)
-from math_router.specialists import gguf
+from math_router.llama import gguf
 from math_router.specialists.base import Specialist
+from math_router.specialists.modes import DEFAULT_MODE
 from math_router.sandbox.executor import PythonExecutor
 
 
@@ -39,7 +40,7 @@ def build_setup(methods: list[str], options: ModelOptions,
     rounds = batch_rounds(options, batch_out, notify) if options.batch_api else None
     needs = set().union(*(NEEDS[m] for m in methods))
     modes = options.modes
-    executor = PythonExecutor(options.sandbox) if "tir" in modes or "python" in options.tools \
+    executor = PythonExecutor(options.sandbox) if options.runs_code or "python" in options.tools \
         else None
     tools = tuple(build_tools(options.tools, executor))  # before any model: a typo fails fast
     wants = {m for m in methods if "orchestrator" in NEEDS[m] and not (m == "llm" and options.llm_model)}
@@ -124,8 +125,8 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
     # A name the server listed is the server's, even when it looks like a file name
     # (llama-cpp-python's server lists its model by path).
     if not served and (gguf.is_gguf_reference(model) or Path(model).expanduser().is_file()):
-        from math_router.engine.llama_chat import LlamaChat
-        from math_router.specialists.llama_cpp import shared_runtime
+        from math_router.llama.chat import LlamaChat
+        from math_router.llama.runtime import shared_runtime
 
         if why:
             notify(why)  # before a download starts, so the user knows why
@@ -148,7 +149,7 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
     return BatchChat(chat, rounds)
 
 
-def build_specialist(options: ModelOptions, mode: str = "cot",
+def build_specialist(options: ModelOptions, mode: str = DEFAULT_MODE,
                      executor: PythonExecutor | None = None) -> Specialist:
     ref = options.specialist
     if ref.startswith(("http://", "https://")):
@@ -157,7 +158,7 @@ def build_specialist(options: ModelOptions, mode: str = "cot",
         return OpenAISpecialist(ref, options.specialist_model,
                                 max_tokens=options.specialist_max_tokens, timeout=options.timeout,
                                 mode=mode, executor=executor)
-    from math_router.specialists.llama_cpp import shared_runtime
+    from math_router.llama.runtime import shared_runtime
     from math_router.specialists.qwen_math import QwenMathSpecialist
 
     runtime = shared_runtime(gguf.resolve(ref), gpu_layers=options.gpu_layers,
@@ -179,7 +180,7 @@ def decoder_settings(options: ModelOptions) -> dict:
 
 def shared_decoder(runtime, **settings):
     """The batched decoder of a runtime, made once per process."""
-    from math_router.specialists.batched import BatchedDecoder
+    from math_router.llama.batched import BatchedDecoder
 
     key = (id(runtime), tuple(sorted(settings.items())))
     if key not in _decoders:
@@ -208,7 +209,7 @@ def method_settings(method: str, setup: Setup) -> dict:
                         specialist_max_tokens=options.specialist_max_tokens, batch=options.batch,
                         specialist_mode=options.specialist_mode)
     declared = DECLARED[method]
-    if ("specialist" in needs and "tir" in options.modes) or (declared.delegates
+    if ("specialist" in needs and options.runs_code) or (declared.delegates
                                                        and "python" in options.tools):
         settings["sandbox"] = dataclasses.asdict(options.sandbox)
     if declared.delegates:

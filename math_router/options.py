@@ -13,8 +13,9 @@ import attrs
 from math_router.engine.loop import DEFAULT_MAX_TURNS, ToolLimits
 from math_router.engine.pricing import Price
 from math_router.sandbox.executor import SandboxLimits
-from math_router.specialists import gguf
+from math_router.llama import gguf
 from math_router.specialists.base import SamplingParams
+from math_router.specialists.modes import DEFAULT_MODE, mode_named
 from math_router.specialists.qwen_math import MAX_TOKENS
 
 # The cascade escalates when fewer than this share of the samples agree (3 of 4).
@@ -41,7 +42,7 @@ class ModelOptions:
     batch: bool = True  # decode concurrent GGUF specialist calls together
     sampling: SamplingParams = SamplingParams()  # the cascade's k samples
     threshold: float = DEFAULT_THRESHOLD  # the cascade escalates when the majority's share is below this
-    specialist_mode: str = "cot"  # "tir": the specialist writes and runs Python
+    specialist_mode: str = DEFAULT_MODE  # "tir": the specialist writes and runs Python
     samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode: (("cot", 2), ("tir", 2))
     tools: tuple[str, ...] = ()  # more tools: "python", "module:function", an installed tool's name
     llm_model: str | None = None  # the llm baseline's model when it is not the orchestrator
@@ -57,3 +58,8 @@ class ModelOptions:
     def modes(self) -> set[str]:
         """Every answering mode a specialist runs in: the main one and the cascade's mix."""
         return {self.specialist_mode} | {mode for mode, _ in self.samples_mix}
+
+    @property
+    def runs_code(self) -> bool:
+        """A specialist mode here runs the model's programs: the sandbox is needed."""
+        return any(mode_named(name).runs_code for name in self.modes)

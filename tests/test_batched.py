@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from math_router.specialists.base import SamplingParams
-from math_router.specialists.batched import BatchedDecoder
-from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists.qwen_math import QwenMathSpecialist, messages_for
 
 QUESTIONS = ["What is 2+2?", "Name a prime number.", "What is 10 divided by 5?"]
@@ -146,3 +146,24 @@ def test_kept_cells_give_way_when_room_is_needed(runtime):
         out = small.generate(prompt, max_tokens=40)
         assert out.generations[0].finish_reason in {"stop", "length"}
     assert len(small._retained) <= 4
+
+
+def test_a_prompt_longer_than_the_batch_is_prefilled_in_chunks(runtime):
+    prompt = runtime.prompt_tokens(messages_for(QUESTIONS[2]))
+    small = BatchedDecoder(runtime, n_seq_max=2, ctx_per_seq=512, n_batch=16)
+    assert len(prompt) > 2 * small.n_batch  # at least three prefill steps
+    plain = runtime.chat(messages_for(QUESTIONS[2]), max_tokens=20)["choices"][0]["message"]["content"]
+    out = small.generate(prompt, max_tokens=20)
+    assert out.generations[0].text == plain and out.prompt_tokens == len(prompt)
+
+
+def test_a_prompt_past_the_context_fails_alone(runtime):
+    from math_router.engine.errors import InputTooLong
+
+    tiny = BatchedDecoder(runtime, n_seq_max=1, ctx_per_seq=48, n_retain=0)
+    long_prompt = runtime.prompt_tokens(messages_for("Add these numbers: " + "7 " * 60))
+    with pytest.raises(InputTooLong, match="context holds 48"):
+        tiny.generate(long_prompt, max_tokens=4)
+    # The decoder goes on serving: a prompt that fits is answered.
+    assert tiny.generate(long_prompt[:8], max_tokens=4).generations[0].finish_reason in ("stop",
+                                                                                       "length")

@@ -161,9 +161,25 @@ def test_an_escalation_reply_that_states_no_answer_leaves_the_majority_standing(
     said = Trace(method="cascade", final_text="I agree with the specialist.")
     stood = stands_unless_overruled(said, "18", "the samples' majority")
     assert stood.final_text.endswith("the samples' majority stands: \\boxed{18})")
-    assert stood.details["ended"] == "specialist_stands"
+    assert stood.ended == "specialist_stands"
     # An answer of its own, or a run cut at max_turns, is left as it is.
     own = Trace(method="cascade", final_text="It is \\boxed{20}.")
     assert stands_unless_overruled(own, "18", "the samples' majority") is own
     cut = Trace(method="cascade", final_text=None, stopped="max_turns")
     assert stands_unless_overruled(cut, "18", "the samples' majority") is cut
+
+
+def test_an_escalated_cascade_trace_round_trips_through_json():
+    from math_router.engine.chat import OpenAIChat
+    from math_router.engine.trace import Trace, Vote
+    from math_router.evals import methods
+    from math_router.specialists.openai_compat import OpenAISpecialist
+
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        setup = methods.Setup(orchestrator=OpenAIChat("gpt-4o-mini", base_url=orch.url,
+                                                      api_key="sk-test"),
+                              specialist=OpenAISpecialist(spec.url, "qwen-math"))
+        trace = methods.cascade(setup, PROBLEMS[2].question)  # split 2:2: escalated
+    assert isinstance(trace.vote, Vote) and trace.vote.escalated and trace.vote.agreement == 0.5
+    assert json.loads(json.dumps(trace.to_dict()))["vote"]["majority"] == trace.vote.majority
+    assert Trace.from_dict(json.loads(json.dumps(trace.to_dict()))) == trace

@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from math_router.cli import cli
-from math_router.specialists import gguf
-from math_router.specialists.llama_cpp import gpu_offload_supported
+from math_router.llama import gguf
+from math_router.llama.runtime import gpu_offload_supported
 from math_router.testing import fill_hub_cache
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 
-from math_router.specialists.build_probe import compiled_features, missing_instructions, probe, probe_once
-from math_router.specialists.cpu_build import cmake_args, cpu_flags
+from math_router.llama.build_probe import compiled_features, missing_instructions, probe, probe_once
+from math_router.llama.cpu_build import cmake_args, cpu_flags
 
 EPYC_AVX2 = "processor : 0\nflags : fpu sse4_2 avx avx2 bmi2 fma f16c\n"
 XEON_AMX = ("flags : fpu sse4_2 avx avx2 bmi2 fma f16c avx512f avx512cd avx512vl avx512dq "

@@ -43,7 +43,7 @@ def test_router_calls_the_specialist_then_answers():
     assert [c.name for c in trace.tool_calls] == ["slm_help"]
     assert json.loads(trace.tool_calls[0].arguments) == {"question": "What is 27*14+15?"}
     # The forced first call is the router's own: the orchestrator's first turn is not paid for.
-    assert trace.tool_calls[0].details["called_by"] == "router"
+    assert trace.tool_calls[0].called_by == "router"
     assert len(orch.requests) == 1
     sent = orch.requests[0]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool"]
@@ -51,7 +51,7 @@ def test_router_calls_the_specialist_then_answers():
     # Compact delegation: the answer, not the worked solution (the orchestrator pays for every token).
     assert sent[3]["content"] == trace.tool_calls[0].result == "Answer: 393"
     assert "tool_choice" not in orch.requests[0]
-    assert trace.details["ended"] == "orchestrator"
+    assert trace.ended == "orchestrator"
     # The specialist got Qwen2.5-Math's official prompt, greedy.
     assert spec.requests[0]["messages"][0]["content"].startswith("Please reason step by step")
     assert spec.requests[0]["temperature"] == 0.0
@@ -194,7 +194,7 @@ def test_an_agreed_vote_ends_the_router_without_a_second_turn():
     assert len(orch.requests) == 0  # the router's own call, agreed: no orchestrator turn at all
     assert trace.tool_calls[0].result.startswith("Answer: 393 (3 of 4 samples agree)")
     assert "Worked solution" in trace.tool_calls[0].result  # they did not all agree
-    assert trace.details["ended"] == "specialist_vote" and "\\boxed{393}" in trace.final_text
+    assert trace.ended == "specialist_vote" and "\\boxed{393}" in trace.final_text
     assert "orchestrator" not in trace.usage and trace.cost_usd is None  # q's price is unknown
 
 
@@ -204,7 +204,7 @@ def test_a_split_vote_goes_back_to_the_orchestrator():
         setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
                               options=ModelOptions(router_samples=4, threshold=0.75))
         trace = methods.router(setup, "What is 27*14+15?")
-    assert len(orch.requests) == 1 and trace.details["ended"] == "orchestrator"
+    assert len(orch.requests) == 1 and trace.ended == "orchestrator"
     result = trace.tool_calls[0].result
     assert result.startswith("Answer: 393 (2 of 4 samples agree)")
     assert "Other samples' answers: 390, 391" in result
@@ -216,7 +216,7 @@ def test_without_agree_stop_an_agreed_vote_still_gets_a_second_turn():
         setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"),
                               options=ModelOptions(router_samples=4, agree_stop=False))
         trace = methods.router(setup, "What is 27*14+15?")
-    assert len(orch.requests) == 1 and trace.details["ended"] == "orchestrator"
+    assert len(orch.requests) == 1 and trace.ended == "orchestrator"
     assert trace.tool_calls[0].result == "Answer: 393 (4 of 4 samples agree)"
 
 
@@ -228,7 +228,7 @@ def test_a_reply_that_states_no_answer_leaves_the_specialists_standing():
         trace = methods.router(setup, "What is 27*14+15?")
     assert trace.turns[-1].content == "The answer is correct."  # what the model said, kept
     assert trace.final_text.startswith("The answer is correct.")
-    assert "\\boxed{393}" in trace.final_text and trace.details["ended"] == "specialist_stands"
+    assert "\\boxed{393}" in trace.final_text and trace.ended == "specialist_stands"
 
 
 def test_a_reply_with_its_own_answer_overrules_the_specialist():
@@ -236,4 +236,4 @@ def test_a_reply_with_its_own_answer_overrules_the_specialist():
             ChatServer(specialist_answering()) as spec:
         setup = methods.Setup(orchestrator=chat(orch), specialist=OpenAISpecialist(spec.url, "q"))
         trace = methods.router(setup, "What is 27*14+15?")
-    assert trace.final_text == "No: the answer is 390." and trace.details["ended"] == "orchestrator"
+    assert trace.final_text == "No: the answer is 390." and trace.ended == "orchestrator"

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from math_router.engine.errors import UserError
-from math_router.specialists import gguf
-from math_router.specialists.llama_cpp import LlamaRuntime, gpu_offload_supported, physical_cores
+from math_router.llama import gguf
+from math_router.llama.runtime import LlamaRuntime, gpu_offload_supported, physical_cores
 from math_router.specialists.qwen_math import QwenMathSpecialist
 from math_router.testing import fill_hub_cache
 

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from math_router.cli import cli
-from math_router.engine.llama_chat import LlamaChat
+from math_router.llama.chat import LlamaChat
 from math_router.evals import methods
 from math_router.factory import build_setup
 from math_router.options import ModelOptions
-from math_router.specialists import gguf
-from math_router.specialists.llama_cpp import shared_runtime
+from math_router.llama import gguf
+from math_router.llama.runtime import shared_runtime
 from math_router.specialists.qwen_math import QwenMathSpecialist
 from math_router.testing import fill_hub_cache
 
@@ -115,7 +115,7 @@ def test_the_batched_prompt_is_the_chat_handlers_token_for_token(runtime, monkey
 
 
 def test_batched_turns_agree_with_the_plain_path(runtime):
-    from math_router.specialists.batched import BatchedDecoder
+    from math_router.llama.batched import BatchedDecoder
 
     decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=768)
     plain = LlamaChat(runtime, max_tokens=64)
@@ -134,7 +134,7 @@ def test_batched_turns_agree_with_the_plain_path(runtime):
 def test_orchestrator_turns_share_decode_steps_and_their_prefix(runtime):
     import threading
 
-    from math_router.specialists.batched import BatchedDecoder
+    from math_router.llama.batched import BatchedDecoder
 
     decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=768)
     chat = LlamaChat(runtime, max_tokens=24, decoder=decoder)

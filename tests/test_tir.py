@@ -14,8 +14,8 @@ from math_router.cli import cli
 from math_router.sandbox.executor import PythonExecutor, SandboxLimits
 from math_router.specialists import tir
 from math_router.specialists.base import GREEDY, SamplingParams
-from math_router.specialists.batched import BatchedDecoder
-from math_router.specialists.llama_cpp import LlamaRuntime
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists.openai_compat import OpenAISpecialist
 from math_router.specialists.qwen_math import QwenMathSpecialist, messages_for
 from math_router.testing import ChatServer, completion, text_completion

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from math_router.engine.llama_chat import template_messages
+from math_router.llama.chat import template_messages
 from math_router.engine.tool_call_text import parse_tool_calls
 
 TOOLS = {"slm_help", "add"}

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from math_router.cli import cli
-from math_router.specialists import gguf
+from math_router.llama import gguf
 from math_router.testing import (ChatServer, completion, fill_hub_cache, has_tool_result,
                                  tool_call)
 from math_router.tools.extra import unregister_tools

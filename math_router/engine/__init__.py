@@ -2,10 +2,11 @@
 
     loop.py         run(chat, tools, messages) -> Trace; summarize() fills usage, seconds, cost
     chat.py         ChatModel protocol; OpenAIChat (openai SDK, any base_url)
-    llama_chat.py   LlamaChat: a GGUF chat model in process, behind ChatModel
+    http.py         the openai clients, with a deadline for each whole reply
     tool_call_text.py  tool calls written as text (<tool_call>, ```json) -> ToolRequests
     toolbox.py      Toolbox protocol and ToolResult: what the loop needs of its tools
     trace.py        Usage, ToolRequest, Turn, ToolCall, Trace (JSON round-trip)
+    sampling.py     SamplingParams, GREEDY: how k solutions are sampled
     answers.py      extract_answer, normalize: reading an answer out of a text
     pricing.py      the dated price table; cost(usage)
     cache.py, caching.py  the SQLite response cache and the cached ChatModel

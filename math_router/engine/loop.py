@@ -9,7 +9,7 @@ import attrs
 from math_router.engine import pricing
 from math_router.engine.chat import ChatModel
 from math_router.engine.progress import say, short
-from math_router.engine.trace import (ToolCall, ToolRequest, Trace, Turn, Usage, add_usage,
+from math_router.engine.trace import (Ended, ToolCall, ToolRequest, Trace, Turn, Usage, add_usage,
                                      measured_seconds)
 from math_router.engine.toolbox import Toolbox, ToolResult
 
@@ -46,7 +46,7 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
     start = time.perf_counter()
     final_text = None
     stopped = "max_turns"
-    ended = "orchestrator"
+    ended: Ended = "orchestrator"
     if first_call is not None:
         name, arguments = first_call
         result = call_tool(tools, name, arguments)
@@ -90,16 +90,16 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
             break
     trace = Trace(method=method, final_text=final_text, turns=turns, tool_calls=calls,
                   spent_seconds=time.perf_counter() - start, stopped=stopped,
-                  details={"ended": ended} if schemas else {})
+                  ended=ended if schemas else None)
     return summarize(trace, chat, prices)
 
 
 def tool_call_of(name: str, arguments: str, result: ToolResult, called_by: str | None = None) -> ToolCall:
     """A tool call as the trace keeps it; `called_by` when the model did not make it."""
-    details = {**result.details, "called_by": called_by} if called_by else result.details
     return ToolCall(name=name, arguments=arguments, result=result.content,
                     seconds=measured_seconds(result.seconds, result.usage.values()),
-                    is_error=result.is_error, usage=result.usage, details=details)
+                    is_error=result.is_error, usage=result.usage, details=result.details,
+                    model=result.model, called_by=called_by)
 
 
 def over_limit(limits: ToolLimits, in_turn: int, in_problem: int) -> str | None:
@@ -154,10 +154,10 @@ def summarize(trace: Trace, chat: ChatModel | None,
         # A tool that reports usage names its component ("specialist"); else it is its own.
         usage = add_usage(usage, call.usage or {call.name: Usage(calls=1, seconds=call.seconds)})
         component = next(iter(call.usage), call.name)
-        if "model" in call.details:
-            models[component] = call.details["model"]
-        if call.details.get("local", not call.usage):  # a tool without a model runs here
-            local.add(component)
+        if call.model is not None:
+            models[component] = call.model.name
+        if call.model.local if call.model is not None else not call.usage:
+            local.add(component)  # a tool without a model (or usage) runs here
     # Orchestrator turns answered through the Batch API cost its tier's price.
     batched = {"orchestrator": sum((t.usage for t in trace.turns if t.batch), Usage())}
     costs = {c: pricing.tiered_cost(models.get(c, c), u, batched.get(c), local=c in local,

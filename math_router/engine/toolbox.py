@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from math_router.engine.trace import Usage
+from math_router.engine.trace import ModelAnswer, Usage
 
 
 @attrs.frozen
@@ -23,6 +23,7 @@ class ToolResult:
     usage: dict[str, Usage] = attrs.field(factory=dict)
     details: dict[str, Any] = attrs.field(factory=dict)
     final: str | None = None  # the tool's answer may end the run (see loop.run)
+    model: ModelAnswer | None = None  # the tool's model and its answer, where it has one
 
 
 class Toolbox(Protocol):

@@ -13,9 +13,13 @@ or cheaper because an earlier run asked the same question.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import attrs
+
+# How a run with tools ended: the orchestrator's own reply; the specialist's agreed vote (no
+# orchestrator turn after it); or a reply that stated no answer, so the one shown stands.
+Ended = Literal["orchestrator", "specialist_vote", "specialist_stands"]
 
 
 @attrs.frozen
@@ -90,6 +94,16 @@ class Turn:
 
 
 @attrs.frozen
+class ModelAnswer:
+    """What a tool backed by a model reports of its call: which model, whether it ran in this
+    process (no API cost), and the answer it gave."""
+
+    name: str
+    local: bool
+    answer: str | None = None
+
+
+@attrs.frozen
 class ToolCall:
     """A tool call as it ran: what was asked, what came back, how long it took."""
 
@@ -100,6 +114,24 @@ class ToolCall:
     is_error: bool = False
     usage: dict[str, Usage] = attrs.field(factory=dict)
     details: dict[str, Any] = attrs.field(factory=dict)
+    model: ModelAnswer | None = None  # the tool's model, where it has one (slm_help)
+    called_by: str | None = None  # who made the call when the orchestrator did not ("router")
+
+
+@attrs.frozen
+class Vote:
+    """The cascade's vote over its k samples, and what it decided."""
+
+    agreement: float  # the majority's share of the samples
+    escalated: bool  # the orchestrator was asked
+    threshold: float
+    candidates: list[dict]  # engine.answers.vote: answer, normalized, count (by_mode), most first
+    majority: str | None
+    samples: list[str]
+    sample_modes: list[str]
+    sample_answers: list[str | None]
+    samples_cancelled: int = 0  # stopped early once the vote was settled
+    vote_only: bool = False  # a run that only votes (calibration) asks nobody
 
 
 @attrs.frozen
@@ -120,8 +152,9 @@ class Trace:
     component_cost_usd: dict[str, float | None] = attrs.field(factory=dict)
     spent_cost_usd: float | None = None  # what this run's real calls cost
     stopped: str = "answer"  # "answer" | "max_turns"
+    ended: Ended | None = None  # set by runs that offer tools
     details: dict[str, Any] = attrs.field(factory=dict)
-    vote: dict[str, Any] | None = None  # set by methods that vote over samples (the cascade)
+    vote: Vote | None = None  # set by methods that vote over samples (the cascade)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self, recurse=True)
@@ -136,9 +169,12 @@ class Trace:
                     "tool_requests": [ToolRequest(**r) for r in t["tool_requests"]]})
             for t in data.get("turns", [])
         ]
-        calls = [ToolCall(**{**c, "usage": usage_map(c["usage"])}) for c in data.get("tool_calls", [])]
+        calls = [ToolCall(**{**c, "usage": usage_map(c["usage"]),
+                             "model": c.get("model") and ModelAnswer(**c["model"])})
+                 for c in data.get("tool_calls", [])]
+        vote = data.get("vote")
         return cls(**{**data, "turns": turns, "tool_calls": calls,
-                      "usage": usage_map(data.get("usage", {}))})
+                      "usage": usage_map(data.get("usage", {})), "vote": vote and Vote(**vote)})
 
 
 def parse_arguments(arguments: str) -> object:

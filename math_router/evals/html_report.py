@@ -245,7 +245,7 @@ function traceView(row) {
     });
     for (const call of t.tool_calls || []) {
       s.appendChild(el("h4", "Tool " + call.name + ", " + secs(call.seconds) + (call.is_error ? ", error" : "")
-                       + (call.details && call.details.called_by ? ", called by the " + call.details.called_by : "")));
+                       + (call.called_by ? ", called by the " + call.called_by : "")));
       s.appendChild(el("pre", call.arguments, "muted"));
       s.appendChild(el("pre", call.result));
       for (const run of (call.details && call.details.executions) || []) {

@@ -21,7 +21,7 @@ from math_router.engine import loop
 from math_router.engine.chat import ChatModel
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.progress import say, say_solved
-from math_router.engine.trace import Trace, Usage
+from math_router.engine.trace import Trace, Usage, Vote
 from math_router.engine.answers import extract_answer, normalize, vote
 from math_router.evals.voting import StopWhenSettled
 from math_router.options import DEFAULT_THRESHOLD, ModelOptions  # noqa: F401 (re-exported)
@@ -92,8 +92,8 @@ def router(setup: Setup, question: str) -> Trace:
     trace = loop.run(chat, tools, messages, max_turns=opts.max_turns, method="router",
                      prices=opts.prices, limits=opts.tool_limits,
                      first_call=("slm_help", arguments))
-    answers = [c.details.get("answer") for c in trace.tool_calls
-               if c.name == "slm_help" and not c.is_error and c.details.get("answer")]
+    answers = [c.model.answer for c in trace.tool_calls
+               if c.name == "slm_help" and not c.is_error and c.model and c.model.answer]
     return stands_unless_overruled(trace, answers[-1] if answers else None, "the specialist's answer")
 
 
@@ -105,7 +105,7 @@ def stands_unless_overruled(trace: Trace, standing: str | None, whose: str) -> T
         return trace
     final = (f"{(trace.final_text or '').rstrip()}\n\n(The orchestrator stated no answer of its "
              f"own; {whose} stands: \\boxed{{{standing}}})").lstrip()
-    return attrs.evolve(trace, final_text=final, details={**trace.details, "ended": "specialist_stands"})
+    return attrs.evolve(trace, final_text=final, ended="specialist_stands")
 
 
 def slm(setup: Setup, question: str) -> Trace:
@@ -138,13 +138,13 @@ def cascade(setup: Setup, question: str) -> Trace:
     # records say so, and whether the vote was below the threshold stays readable
     # from the agreement.
     escalate = below and opts.cascade_escalates
-    ballot = {"agreement": agreement, "escalated": escalate, "threshold": opts.threshold,
-              **({} if opts.cascade_escalates else {"vote_only": True}),
-              "candidates": candidates, "majority": majority["answer"] if majority else None,
-              "samples": [r.text for r in samples.results], "sample_modes": modes,
-              "sample_answers": [r.answer for r in samples.results],
-              "samples_cancelled": sum(r.details.get("finish_reason") == "cancelled"
-                                       for r in samples.results)}
+    ballot = Vote(agreement=agreement, escalated=escalate, threshold=opts.threshold,
+                  vote_only=not opts.cascade_escalates, candidates=candidates,
+                  majority=majority["answer"] if majority else None,
+                  samples=[r.text for r in samples.results], sample_modes=modes,
+                  sample_answers=[r.answer for r in samples.results],
+                  samples_cancelled=sum(r.details.get("finish_reason") == "cancelled"
+                                        for r in samples.results))
     tally = ", ".join(f"{c['answer']} x{c['count']}" for c in candidates) or "no answers"
     say(f"vote: {tally}; agreement {agreement:.2f} "
         + ("< threshold: asking the orchestrator" if escalate
@@ -215,14 +215,14 @@ def prompts(method: str, setup: Setup) -> dict[str, str]:
     run.json keeps a hash of each, so results made with other prompts are not mixed.
     """
     opts = setup.options
-    from math_router.specialists.qwen_math import system_prompt
+    from math_router.specialists.modes import mode_named
 
     texts: dict[str, str] = {}
     if "specialist" in NEEDS[method]:
         modes = [m for m, _ in opts.samples_mix] if method == "cascade" and opts.samples_mix \
             else [opts.specialist_mode]
         for mode in modes:
-            texts[f"specialist_system_{mode}"] = system_prompt(mode)
+            texts[f"specialist_system_{mode}"] = mode_named(mode).system
     declared = DECLARED[method]
     if declared.system:
         texts["orchestrator_system"] = declared.system

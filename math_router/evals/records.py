@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Trace, Usage, parse_arguments
 from math_router.engine.answers import extract_answer
@@ -61,7 +63,7 @@ def summary(trace: Trace) -> dict[str, Any]:
         "spent": spent_table(trace),
         "notes": [note for turn in trace.turns for note in turn.notes],
         "details": trace.details,
-        "vote": trace.vote,
+        "vote": attrs.asdict(trace.vote) if trace.vote else None,
     }
 
 
@@ -91,7 +93,7 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "final_text": trace.final_text if trace else None,
         "stopped": trace.stopped if trace else None,
         # The router: did the orchestrator answer, or did the specialist's agreed vote end it?
-        "ended": trace.details.get("ended") if trace else None,
+        "ended": trace.ended if trace else None,
         "seconds": round(trace.seconds, 4) if trace else None,
         "orchestrator_seconds": round(seconds.get("orchestrator", 0.0), 4),
         "specialist_seconds": round(seconds.get("specialist", 0.0), 4),
@@ -112,14 +114,14 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "trace": trace.to_dict() if trace else None,
     }
     if trace is not None and trace.vote is not None:  # the cascade's vote
-        d = trace.vote
-        row.update(agreement=d["agreement"], escalated=d["escalated"], threshold=d["threshold"],
+        v = trace.vote
+        row.update(agreement=v.agreement, escalated=v.escalated, threshold=v.threshold,
                    candidates=[{k: c[k] for k in ("answer", "count", "by_mode") if k in c}
-                               for c in d["candidates"]],
-                   sample_modes=d.get("sample_modes"), sample_answers=d.get("sample_answers"),
-                   majority=d["majority"], **({"vote_only": True} if d.get("vote_only") else {}),
-                   majority_correct=None if problem.gold is None else d["majority"] is not None
-                   and bool(graded(f"\\boxed{{{d['majority']}}}")))
+                               for c in v.candidates],
+                   sample_modes=v.sample_modes, sample_answers=v.sample_answers,
+                   majority=v.majority, **({"vote_only": True} if v.vote_only else {}),
+                   majority_correct=None if problem.gold is None else v.majority is not None
+                   and bool(graded(f"\\boxed{{{v.majority}}}")))
     return row
 
 

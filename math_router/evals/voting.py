@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from math_router.engine.answers import vote
-from math_router.specialists.qwen_math import answer_of
+from math_router.specialists.modes import DEFAULT_MODE, mode_named
 
 
 @attrs.frozen
@@ -18,12 +18,13 @@ class StopWhenSettled:
     """
 
     needed: int
-    mode: str = "cot"  # how the samples state their answers
+    mode: str = DEFAULT_MODE  # how the samples state their answers
 
     @property
     def key(self) -> str:
         return f"stop-at-{self.needed}-votes"
 
     def __call__(self, texts: list[str | None]) -> bool:
-        votes = vote([answer_of(t, self.mode) for t in texts if t is not None])
+        answer = mode_named(self.mode).answer
+        votes = vote([answer(t) for t in texts if t is not None])
         return bool(votes) and votes[0]["count"] >= self.needed

@@ -6,6 +6,7 @@ from typing import Any, Callable, Protocol
 
 import attrs
 
+from math_router.engine.sampling import GREEDY, SamplingParams  # noqa: F401 (re-exported)
 from math_router.engine.trace import Usage
 
 
@@ -26,20 +27,6 @@ class SampleSet:
     usage: Usage
     seconds: float
     details: dict[str, Any] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class SamplingParams:
-    """Qwen2.5's recommended sampling (its generation_config): T 0.7, top_p 0.8, top_k 20."""
-
-    k: int = 4
-    temperature: float = 0.7
-    top_p: float = 0.8
-    top_k: int = 20  # also keeps top_p from sorting the whole vocabulary every token
-    seed: int = 0  # sample i uses seed + i
-
-
-GREEDY = SamplingParams(k=1, temperature=0.0, top_p=1.0, top_k=0)
 
 
 class Specialist(Protocol):

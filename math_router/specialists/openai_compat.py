@@ -18,9 +18,9 @@ from math_router.engine import http
 from math_router.engine.chat import CHECK_PROMPT, call_openai, response_usage
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
-from math_router.engine.answers import extract_answer
 from math_router.specialists import qwen_math, tir
 from math_router.specialists.base import SampleSet, SamplingParams, SpecialistResult
+from math_router.specialists.modes import COT, DEFAULT_MODE, TIR, specialist_mode
 
 
 class OpenAISpecialist:
@@ -30,11 +30,8 @@ class OpenAISpecialist:
 
     def __init__(self, base_url: str, model: str | None, *, api_key: str | None = None,
                  max_tokens: int = qwen_math.MAX_TOKENS, timeout: float = 300.0,
-                 max_retries: int = 2, mode: str = "cot", executor=None):
-        qwen_math.system_prompt(mode)
-        if mode == "tir" and executor is None:
-            raise ValueError("tool-integrated reasoning needs an executor")
-        self.mode = mode
+                 max_retries: int = 2, mode: str = DEFAULT_MODE, executor=None):
+        self.mode = specialist_mode(mode, executor)
         self.executor = executor
         if not model:
             raise UserError("--specialist URL needs --specialist-model NAME (the model the server serves)")
@@ -50,24 +47,23 @@ class OpenAISpecialist:
 
     @property
     def identity(self) -> str:
-        return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}" + (
-            "" if self.mode == "cot" else ":tir")
+        return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}{self.mode.identity}"
 
     def check(self) -> None:
         """One token for a tiny question, with the parameters real requests send."""
         call_openai(self._client.chat.completions.create, self.base_url, self._key,
-                    model=self.name, messages=qwen_math.messages_for(CHECK_PROMPT), temperature=0.0,
+                    model=self.name, messages=COT.messages(CHECK_PROMPT), temperature=0.0,
                     max_tokens=1)
 
     def solve(self, question: str) -> SpecialistResult:
-        if self.mode == "tir":
+        if self.mode.runs_code:
             return self._tir(question, temperature=0.0, top_p=1.0, seed=None)
         return self._request(question, temperature=0.0, top_p=1.0, seed=None)
 
     def _tir(self, question: str, *, temperature: float, top_p: float, seed: int | None,
              sample: int = 0) -> SpecialistResult:
         """One TIR solution: complete, run the program, append its output, complete again."""
-        prompt = chatml(qwen_math.messages_for(question, "tir"))
+        prompt = chatml(TIR.messages(question))
         programs = tir.Programs(self.executor)
         budget = [self.max_tokens]
         prompt_tokens = [0]
@@ -95,9 +91,9 @@ class OpenAISpecialist:
         text, generated, injected, reason = tir.continue_until_done(complete, programs, sample)
         seconds = time.perf_counter() - start
         return SpecialistResult(
-            text=text, answer=tir.tir_answer(text),
+            text=text, answer=TIR.answer(text),
             usage=Usage.of_call(prompt_tokens[0] + injected, generated, seconds), seconds=seconds,
-            details={"finish_reason": reason, "device": "remote", "mode": "tir",
+            details={"finish_reason": reason, "device": "remote", "mode": TIR.name,
                      "executions": programs.executions})
 
     def sample(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
@@ -111,7 +107,7 @@ class OpenAISpecialist:
         start = time.perf_counter()
 
         def one(i: int) -> SpecialistResult:
-            if self.mode == "tir":  # each sample runs its own programs
+            if self.mode.runs_code:  # each sample runs its own programs
                 return self._tir(question, temperature=params.temperature, top_p=params.top_p,
                                  seed=params.seed + i, sample=i)
             return self._request(question, temperature=params.temperature, top_p=params.top_p,
@@ -125,11 +121,11 @@ class OpenAISpecialist:
         results = [attrs.evolve(r, usage=attrs.evolve(r.usage, seconds=seconds if i == 0 else 0.0))
                    for i, r in enumerate(results)]
         usage = sum((r.usage for r in results), Usage())
-        return SampleSet(results, usage, seconds, {"device": "remote", "mode": self.mode})
+        return SampleSet(results, usage, seconds, {"device": "remote", "mode": self.mode.name})
 
     def _request(self, question: str, *, temperature: float, top_p: float,
                  seed: int | None) -> SpecialistResult:
-        request = {"model": self.name, "messages": qwen_math.messages_for(question),
+        request = {"model": self.name, "messages": COT.messages(question),
                    "temperature": temperature, "max_tokens": self.max_tokens}
         if top_p < 1.0:
             request["top_p"] = top_p
@@ -142,7 +138,7 @@ class OpenAISpecialist:
         self.served_model = getattr(response, "model", None) or self.served_model
         choice = response.choices[0]
         text = choice.message.content or ""
-        return SpecialistResult(text=text, answer=extract_answer(text),
+        return SpecialistResult(text=text, answer=COT.answer(text),
                                 usage=response_usage(response, seconds, self.base_url),
                                 seconds=seconds,
                                 details={"finish_reason": choice.finish_reason, "device": "remote"})

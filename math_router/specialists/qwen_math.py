@@ -1,48 +1,29 @@
-"""Qwen2.5-Math's official prompts, and the GGUF specialist that uses them.
-
-Two modes, as Qwen publishes them: chain-of-thought (`cot`, the default:
-reason in prose, answer in \\boxed{}) and tool-integrated reasoning (`tir`:
-write Python, read its output, go on; specialists.tir).
-"""
+"""The GGUF specialist: Qwen2.5-Math in process, in either of its modes (specialists.modes)."""
 
 from __future__ import annotations
 
 import time
 
-from math_router.engine.answers import extract_answer
-from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage, usage_of_response
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists import tir
 from math_router.specialists.base import GREEDY, SampleSet, SamplingParams, SpecialistResult
-
-# From the Qwen2.5-Math model card: greedy decoding with this system message.
-SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
-MODES = ("cot", "tir")
+from math_router.specialists.modes import COT, DEFAULT_MODE, TIR, mode_named, specialist_mode
 
 # GSM8K solutions of the stand-in 1.5B model are well under this (docs/benchmarks.md);
 # MATH-500 needs more room, so the CLI lets users raise it.
 MAX_TOKENS = 1024
 
 
-def system_prompt(mode: str = "cot") -> str:
-    if mode not in MODES:
-        raise UserError(f"unknown specialist mode {mode!r}; choose one of {', '.join(MODES)}")
-    return SYSTEM_PROMPT if mode == "cot" else tir.SYSTEM_PROMPT
-
-
-def messages_for(question: str, mode: str = "cot") -> list[dict]:
-    return [{"role": "system", "content": system_prompt(mode)},
-            {"role": "user", "content": question}]
-
-
-def answer_of(text: str, mode: str) -> str | None:
-    return tir.tir_answer(text) if mode == "tir" else extract_answer(text)
+def messages_for(question: str, mode: str = DEFAULT_MODE) -> list[dict]:
+    return mode_named(mode).messages(question)
 
 
 class QwenMathSpecialist:
     """Qwen2.5-Math (or a stand-in GGUF) run in process by llama.cpp.
 
-    With a `decoder` (specialists.batched), concurrent calls and the k samples of
+    With a `decoder` (llama.batched), concurrent calls and the k samples of
     one question are decoded together; without one, calls take turns on the
     runtime's lock. `mode="tir"` needs an `executor` (sandbox.executor) to run
     the programs the model writes.
@@ -50,25 +31,23 @@ class QwenMathSpecialist:
 
     local = True
 
-    def __init__(self, runtime, *, max_tokens: int = MAX_TOKENS, decoder=None, mode: str = "cot",
+    def __init__(self, runtime: LlamaRuntime, *, max_tokens: int = MAX_TOKENS,
+                 decoder: BatchedDecoder | None = None, mode: str = DEFAULT_MODE,
                  executor=None):
-        system_prompt(mode)
-        if mode == "tir" and executor is None:
-            raise ValueError("tool-integrated reasoning needs an executor")
+        self.mode = specialist_mode(mode, executor)
         self.runtime = runtime
         self.max_tokens = max_tokens
         self.decoder = decoder
-        self.mode = mode
         self.executor = executor
         self.name = runtime.name
 
     @property
     def identity(self) -> str:
-        return f"{self.runtime.identity}:max{self.max_tokens}" + ("" if self.mode == "cot" else ":tir")
+        return f"{self.runtime.identity}:max{self.max_tokens}{self.mode.identity}"
 
     def solve(self, question: str) -> SpecialistResult:
-        if self.decoder is None and self.mode == "cot":
-            response = self.runtime.chat(messages_for(question), max_tokens=self.max_tokens,
+        if self.decoder is None and not self.mode.runs_code:
+            response = self.runtime.chat(self.mode.messages(question), max_tokens=self.max_tokens,
                                          temperature=0.0)
             return _result(response, self.runtime)
         return self.sample(question, GREEDY).results[0]
@@ -87,15 +66,15 @@ class QwenMathSpecialist:
             results.append(self._plain(question, params, params.seed + i))
         usage = sum((r.usage for r in results), Usage())
         return SampleSet(results, usage, time.perf_counter() - start,
-                         {"device": self.runtime.device, "batched": False, "mode": self.mode})
+                         {"device": self.runtime.device, "batched": False, "mode": self.mode.name})
 
     def _plain(self, question: str, params: SamplingParams, seed: int) -> SpecialistResult:
-        if self.mode == "cot":
+        if not self.mode.runs_code:
             return _result(self.runtime.chat(
-                messages_for(question), max_tokens=self.max_tokens, temperature=params.temperature,
+                self.mode.messages(question), max_tokens=self.max_tokens, temperature=params.temperature,
                 top_p=params.top_p, top_k=params.top_k, seed=seed), self.runtime)
         start = time.perf_counter()
-        prompt = self.runtime.prompt_text(messages_for(question, "tir"))
+        prompt = self.runtime.prompt_text(TIR.messages(question))
         programs = tir.Programs(self.executor)
         budget = [self.max_tokens]
 
@@ -111,20 +90,20 @@ class QwenMathSpecialist:
 
         text, generated, injected, reason = tir.continue_until_done(complete, programs)
         seconds = time.perf_counter() - start
-        prompt_tokens = len(self.runtime.prompt_tokens(messages_for(question, "tir")))
+        prompt_tokens = len(self.runtime.prompt_tokens(TIR.messages(question)))
         return SpecialistResult(
-            text=text, answer=tir.tir_answer(text),
+            text=text, answer=TIR.answer(text),
             usage=Usage.of_call(prompt_tokens + injected, generated, seconds), seconds=seconds,
-            details={"device": self.runtime.device, "finish_reason": reason, "mode": "tir",
+            details={"device": self.runtime.device, "finish_reason": reason, "mode": TIR.name,
                      "executions": programs.executions})
 
     def _batched(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
-        prompt = self.runtime.prompt_tokens(messages_for(question, self.mode))
-        programs = tir.Programs(self.executor) if self.mode == "tir" else None
+        prompt = self.runtime.prompt_tokens(self.mode.messages(question))
+        programs = tir.Programs(self.executor) if self.mode.runs_code else None
         out = self.decoder.generate(prompt, n=params.k, max_tokens=self.max_tokens, settled=settled,
                                     sampling=params, interlude=programs)
         seconds = out.queue_seconds + out.generate_seconds
-        details = {"device": self.runtime.device, "batched": True, "mode": self.mode,
+        details = {"device": self.runtime.device, "batched": True, "mode": self.mode.name,
                    "wait_seconds": out.queue_seconds, "generate_seconds": out.generate_seconds}
         results = []
         for i, g in enumerate(out.generations):
@@ -132,7 +111,7 @@ class QwenMathSpecialist:
             results.append(SpecialistResult(
                 # A cancelled sample's text is unfinished: it states no answer.
                 text=g.text,
-                answer=None if g.finish_reason == "cancelled" else answer_of(g.text, self.mode),
+                answer=None if g.finish_reason == "cancelled" else self.mode.answer(g.text),
                 # One call for all k, its prompt evaluated once: counted with the first sample.
                 # Program outputs are read like a prompt: input tokens.
                 usage=Usage((out.prompt_tokens if i == 0 else 0) + g.injected_tokens,
@@ -160,8 +139,8 @@ def _result(response: dict, runtime) -> SpecialistResult:
     tokens_out = usage.output_tokens
     generate = timings["generate_seconds"]
     return SpecialistResult(
-        text=text, answer=extract_answer(text), usage=usage,
+        text=text, answer=COT.answer(text), usage=usage,
         seconds=sum(timings.values()),
         details={"device": runtime.device, "finish_reason": choice.get("finish_reason"),
                  "tokens_per_second": tokens_out / generate if generate > 0 else None,
-                 "mode": "cot", **timings})
+                 "mode": COT.name, **timings})

@@ -5,7 +5,7 @@ As Qwen's own evaluation does it: the TIR system prompt; when a ```python
 block closes (and no \\boxed{} answer has been given since the last output),
 the block runs in the sandbox and "```output\\n<what it printed>\\n```" is
 appended; at most 4 runs per solution. The answer is the last \\boxed{}, else
-the last output. `Programs` is the decoder's interlude (specialists.batched);
+the last output. `Programs` is the decoder's interlude (llama.batched);
 `continue_until_done` drives the same loop for back ends that complete text
 (the plain llama.cpp path, an OpenAI-compatible server's /v1/completions).
 """

@@ -2,6 +2,8 @@
 
     base.py  Tool, @tool, ToolOutput, ToolRegistry
     slm.py   slm_help: the tool that forwards to a Specialist
+    python.py  python: the sandboxed executor as a tool
+    extra.py   the user's own tools: register_tool, --tool MODULE:FUNCTION, entry points
 """
 
 from math_router.tools.base import Tool, ToolOutput, ToolRegistry, ToolResult, tool

@@ -18,7 +18,7 @@ import attrs
 
 from math_router.engine.errors import ToolError, UserError
 from math_router.engine.toolbox import ToolResult
-from math_router.engine.trace import Usage
+from math_router.engine.trace import ModelAnswer, Usage
 
 _SIMPLE_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean",
                  type(None): "null"}
@@ -32,6 +32,7 @@ class ToolOutput:
     usage: dict[str, Usage] = attrs.field(factory=dict)
     details: dict[str, Any] = attrs.field(factory=dict)
     final: str | None = None  # an answer the run may end with, without another model turn
+    model: ModelAnswer | None = None  # the model behind the tool, where it ran, its answer
 
 
 @attrs.frozen
@@ -120,7 +121,7 @@ class ToolRegistry:
         seconds = time.perf_counter() - start
         if isinstance(out, ToolOutput):
             return ToolResult(out.content, seconds=seconds, usage=out.usage, details=out.details,
-                              final=out.final)
+                              final=out.final, model=out.model)
         text = out if isinstance(out, str) else json.dumps(out, default=str)
         return ToolResult(text, seconds=seconds)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from math_router.engine.answers import normalize, vote
 from math_router.engine.errors import ToolError
 from math_router.engine.progress import say, say_solved
+from math_router.engine.trace import ModelAnswer
 from math_router.specialists.base import SamplingParams, Specialist
 from math_router.tools.base import Tool, ToolOutput
 
@@ -65,10 +66,10 @@ def slm_help_tool(specialist: Specialist, sampling: SamplingParams | None = None
                 content += f"\n\nOther samples' answers: {', '.join(others)}"
         final = chosen.answer if (stop_at is not None and chosen.answer is not None
                                   and agreement >= stop_at) else None
-        details = {"model": specialist.name, "local": specialist.local, "answer": chosen.answer,
-                   "seconds": seconds, "agreement": agreement, "samples": k,
+        details = {"seconds": seconds, "agreement": agreement, "samples": k,
                    **{key: value for key, value in chosen.details.items() if key != "seconds"}}
         return ToolOutput(content=content, usage={"specialist": usage}, details=details,
-                          final=final)
+                          final=final, model=ModelAnswer(specialist.name, specialist.local,
+                                                         chosen.answer))
 
     return Tool.from_function(slm_help)

@@ -13,12 +13,14 @@ import uuid
 
 from math_router.engine.tool_call_text import parse_tool_calls
 from math_router.engine.trace import ToolRequest, Turn, Usage, parse_arguments, usage_of_response
+from math_router.llama.batched import BatchedDecoder
+from math_router.llama.runtime import LlamaRuntime
 
 
 class LlamaChat:
-    """ChatModel over a `specialists.llama_cpp.LlamaRuntime`; greedy, no API cost.
+    """ChatModel over a `LlamaRuntime`; greedy, no API cost.
 
-    With a `decoder` (specialists.batched.BatchedDecoder), turns are decoded with
+    With a `decoder` (a `BatchedDecoder`), turns are decoded with
     every other sequence in flight (concurrent problems, the specialist's), and
     start from the longest prefix of kept cells: the system prompt and tool schema
     are evaluated once, a conversation's next turn continues from its last. The
@@ -28,7 +30,8 @@ class LlamaChat:
 
     local = True
 
-    def __init__(self, runtime, *, max_tokens: int = 1024, decoder=None):
+    def __init__(self, runtime: LlamaRuntime, *, max_tokens: int = 1024,
+                 decoder: BatchedDecoder | None = None):
         self.runtime = runtime
         self.name = runtime.name
         self.max_tokens = max_tokens

@@ -11,7 +11,7 @@ forbidden.
 Standard library only: `.ci/run` and the README's install recipe run this file
 as a script before anything else is installed:
 
-    CMAKE_ARGS="$(python math_router/specialists/cpu_build.py)" pip install llama-cpp-python
+    CMAKE_ARGS="$(python math_router/llama/cpu_build.py)" pip install llama-cpp-python
 """
 
 from __future__ import annotations

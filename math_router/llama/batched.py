@@ -35,8 +35,8 @@ from typing import Any, Callable, Protocol
 import attrs
 
 from math_router.engine.errors import InputTooLong
-from math_router.specialists.base import GREEDY, SamplingParams
-from math_router.specialists.llama_cpp import LlamaRuntime, import_llama_cpp
+from math_router.engine.sampling import GREEDY, SamplingParams
+from math_router.llama.runtime import LlamaRuntime, import_llama_cpp
 
 
 class Interlude(Protocol):
@@ -184,50 +184,16 @@ class BatchedDecoder:
         self._llama_cpp = llama_cpp
 
     def _serve(self) -> None:
+        """The scheduler: wait for work, admit what fits, decode one step, hand back what ended."""
         active: list[_Request] = []
         free_ids = list(range(self.n_seq_max + self.n_retain))
         while True:
             with self._cond:
-                while not self._queue and not active:
-                    self._cond.wait()
-                while active and not self._queue and not self._runnable(active):
-                    self._cond.wait(0.05)  # every sequence waits for its interlude
-                if self._ctx is None:
-                    try:
-                        self._setup()
-                    except Exception as e:
-                        for request in self._queue:
-                            request.future.set_exception(e)
-                        self._queue.clear()
-                        continue
-                # Admit waiting requests, in order, while their sequences and KV cells fit:
-                # each reserves its prompt (shared by its samples) and n * max_tokens.
-                reserved = sum(self._cells(r) for r in active)
-                while self._queue and self._too_long(self._queue[0]):
-                    request = self._queue.pop(0)
-                    request.future.set_exception(InputTooLong(
-                        f"the prompt is {len(request.prompt):,} tokens; the model's context "
-                        f"holds {self.n_ctx:,} ({self.runtime.name})"))
-                while self._queue:
-                    request = self._queue[0]
-                    request.max_tokens = min(request.max_tokens,
-                                             max(1, (self.n_ctx - len(request.prompt)) // request.n))
-                    if sum(r.n for r in active) + request.n > self.n_seq_max:
-                        break
-                    # Kept cells give way, oldest first, to requests that need room.
-                    while self._retained and (
-                            len(free_ids) < request.n
-                            or reserved + self._retained_cells() + self._cells(request) > self.n_ctx):
-                        free_ids.append(self._evict_oldest())
-                    if len(free_ids) < request.n or (
-                            active and reserved + self._cells(request) > self.n_ctx):
-                        break
-                    self._queue.pop(0)
-                    reserved += self._cells(request)
-                    request.sequences = [self._new_sequence(free_ids.pop(0), request, i)
-                                         for i in range(request.n)]
-                    self._reuse_prefix(request)
-                    active.append(request)
+                self._wait(active)
+                if self._ctx is None and not self._setup_or_fail():
+                    continue
+                self._reject_too_long()
+                self._admit(active, free_ids)
             try:
                 self._step(active)
             except Exception as e:  # fail what is in flight, keep serving later requests
@@ -237,12 +203,67 @@ class BatchedDecoder:
                     free_ids.extend(self._release(request, keep=False))
                 active = []
                 continue
-            for request in active:
-                self._check_settled(request)
-            for request in [r for r in active if all(s.finish_reason for s in r.sequences)]:
-                active.remove(request)
-                free_ids.extend(self._release(request))
-                request.future.set_result(self._result(request))
+            self._finish(active, free_ids)
+
+    def _wait(self, active: list[_Request]) -> None:
+        """Until a request waits, or a sequence in flight has something to evaluate."""
+        while not self._queue and not active:
+            self._cond.wait()
+        while active and not self._queue and not self._runnable(active):
+            self._cond.wait(0.05)  # every sequence waits for its interlude
+
+    def _setup_or_fail(self) -> bool:
+        """Make the context on first use; if that fails, every waiting request gets the error."""
+        try:
+            self._setup()
+            return True
+        except Exception as e:
+            for request in self._queue:
+                request.future.set_exception(e)
+            self._queue.clear()
+            return False
+
+    def _reject_too_long(self) -> None:
+        while self._queue and self._too_long(self._queue[0]):
+            request = self._queue.pop(0)
+            request.future.set_exception(InputTooLong(
+                f"the prompt is {len(request.prompt):,} tokens; the model's context "
+                f"holds {self.n_ctx:,} ({self.runtime.name})"))
+
+    def _admit(self, active: list[_Request], free_ids: list[int]) -> None:
+        """Admit waiting requests, in order, while their sequences and KV cells fit: each
+        reserves its prompt (shared by its samples) and n * max_tokens."""
+        reserved = sum(self._cells(r) for r in active)
+        while self._queue:
+            request = self._queue[0]
+            request.max_tokens = min(request.max_tokens,
+                                     max(1, (self.n_ctx - len(request.prompt)) // request.n))
+            if sum(r.n for r in active) + request.n > self.n_seq_max:
+                break
+            # Kept cells give way, oldest first, to requests that need room.
+            while self._retained and (
+                    len(free_ids) < request.n
+                    or reserved + self._retained_cells() + self._cells(request) > self.n_ctx):
+                free_ids.append(self._evict_oldest())
+            if len(free_ids) < request.n or (
+                    active and reserved + self._cells(request) > self.n_ctx):
+                break
+            self._queue.pop(0)
+            reserved += self._cells(request)
+            request.sequences = [self._new_sequence(free_ids.pop(0), request, i)
+                                 for i in range(request.n)]
+            self._reuse_prefix(request)
+            active.append(request)
+
+    def _finish(self, active: list[_Request], free_ids: list[int]) -> None:
+        """Cancel what a settled vote no longer needs; hand back each request whose sequences
+        have all ended, keeping its cells for a later prompt with the same start."""
+        for request in active:
+            self._check_settled(request)
+        for request in [r for r in active if all(s.finish_reason for s in r.sequences)]:
+            active.remove(request)
+            free_ids.extend(self._release(request))
+            request.future.set_result(self._result(request))
 
     @staticmethod
     def _runnable(active: list[_Request]) -> bool:
@@ -302,54 +323,80 @@ class BatchedDecoder:
         return self._eog
 
     def _step(self, active: list[_Request]) -> None:
-        """One llama_decode: a token for every decoding sequence, interludes' text, prompt chunks."""
+        """One llama_decode: a token for every decoding sequence, interludes' text, prompt chunks,
+        in that order of claim on the batch; then a token sampled for each that asked."""
         started = time.perf_counter()
-        llama_cpp = self._llama_cpp
-        batch = self._batch
-        batch.n_tokens = 0
-
-        def add(token: int, position: int, seq_id: int, logits: bool) -> int:
-            i = batch.n_tokens
-            batch.token[i] = token
-            batch.pos[i] = position
-            batch.n_seq_id[i] = 1  # shared prompts are copied after prefill, not tagged twice
-            batch.seq_id[i][0] = seq_id
-            batch.logits[i] = logits
-            batch.n_tokens += 1
-            return i
-
+        self._batch.n_tokens = 0
         with self._cond:  # interludes hand their text over under the lock
             for r in active:
                 for seq in r.sequences:
                     if seq.pending_text is not None:
                         self._take_interlude(seq)
+        decoding = self._add_decoding(active)
+        injecting = self._add_injections(active)
+        prefilled = self._add_prefill(active)
+        if self._batch.n_tokens == 0:
+            return
+        code = self._llama_cpp.llama_decode(self._ctx.ctx, self._batch)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code} (KV cache full?)")
+        self.max_active = max(self.max_active, len(decoding))
+        self._sample(active, decoding + injecting, prefilled)
+        if self._batch.n_tokens == len(decoding):  # decode only: no prompt, no injected text
+            self.decode_tokens += len(decoding)
+            self.decode_seconds += time.perf_counter() - started
+
+    def _add(self, token: int, position: int, seq_id: int, logits: bool) -> int:
+        """One token into the batch; its index there."""
+        batch = self._batch
+        i = batch.n_tokens
+        batch.token[i] = token
+        batch.pos[i] = position
+        batch.n_seq_id[i] = 1  # shared prompts are copied after prefill, not tagged twice
+        batch.seq_id[i][0] = seq_id
+        batch.logits[i] = logits
+        batch.n_tokens += 1
+        return i
+
+    def _add_decoding(self, active: list[_Request]) -> list[_Sequence]:
+        """The last sampled token of every sequence that is decoding."""
         decoding = [s for r in active if r.prefilled == len(r.prompt)
                     for s in r.sequences if s.finish_reason is None and not s.paused and not s.inject]
         for seq in decoding:
-            seq.batch_index = add(seq.tokens[-1], seq.position - 1, seq.seq_id, True)
+            seq.batch_index = self._add(seq.tokens[-1], seq.position - 1, seq.seq_id, True)
+        return decoding
+
+    def _add_injections(self, active: list[_Request]) -> list[_Sequence]:
+        """Text an interlude handed back (a program's output), where it fits in the batch; a
+        text longer than a whole batch is cut to fit."""
         injecting: list[_Sequence] = []
         for r in active:
             for seq in r.sequences:
-                room = self.n_batch - batch.n_tokens
+                room = self.n_batch - self._batch.n_tokens
                 if not seq.inject or seq.finish_reason is not None:
                     continue
                 if len(seq.inject) + 1 > room:
-                    if batch.n_tokens:
+                    if self._batch.n_tokens:
                         continue  # next step, with the batch to itself
                     seq.inject = seq.inject[:room - 1]
                 # The token sampled last is not evaluated yet: it goes first, then the text.
-                add(seq.tokens[-1], seq.position - 1, seq.seq_id, False)
+                self._add(seq.tokens[-1], seq.position - 1, seq.seq_id, False)
                 for k, token in enumerate(seq.inject):
-                    index = add(token, seq.position + k, seq.seq_id, k == len(seq.inject) - 1)
+                    index = self._add(token, seq.position + k, seq.seq_id, k == len(seq.inject) - 1)
                 seq.tokens.extend(seq.inject)
                 seq.position += len(seq.inject)
                 seq.injected += len(seq.inject)
                 seq.inject = []
                 seq.batch_index = index
                 injecting.append(seq)
-        finishing_prefill: list[tuple[_Request, int]] = []
+        return injecting
+
+    def _add_prefill(self, active: list[_Request]) -> list[tuple[_Request, int]]:
+        """Prompt chunks into the room left, once per request (its samples share the prompt);
+        the requests whose prompt this step completes, with the index of its last token."""
+        completed: list[tuple[_Request, int]] = []
         for request in active:
-            room = self.n_batch - batch.n_tokens
+            room = self.n_batch - self._batch.n_tokens
             if request.prefilled == len(request.prompt) or room <= 0:
                 continue
             if request.started is None:
@@ -357,30 +404,29 @@ class BatchedDecoder:
             first = request.sequences[0].seq_id
             end = min(len(request.prompt), request.prefilled + room)
             for position in range(request.prefilled, end):
-                index = add(request.prompt[position], position, first, position == len(request.prompt) - 1)
+                index = self._add(request.prompt[position], position, first,
+                                  position == len(request.prompt) - 1)
             request.prefilled = end
             if end == len(request.prompt):
-                finishing_prefill.append((request, index))
-        if batch.n_tokens == 0:
-            return
-        code = llama_cpp.llama_decode(self._ctx.ctx, batch)
-        if code != 0:
-            raise RuntimeError(f"llama_decode returned {code} (KV cache full?)")
-        self.max_active = max(self.max_active, len(decoding))
-        for request, index in finishing_prefill:
+                completed.append((request, index))
+        return completed
+
+    def _sample(self, active: list[_Request], evaluated: list[_Sequence],
+                prefilled: list[tuple[_Request, int]]) -> None:
+        """A token for each sequence whose logits this step computed. A prompt completed now is
+        first copied to the request's other sequences: computed once, shared by all."""
+        llama_cpp = self._llama_cpp
+        for request, index in prefilled:
             first = request.sequences[0].seq_id
-            for seq in request.sequences[1:]:  # the prompt is computed once, shared by all
+            for seq in request.sequences[1:]:
                 llama_cpp.llama_memory_seq_cp(self._ctx.memory, first, seq.seq_id, -1, -1)
             for seq in request.sequences:
                 self._accept(request, seq, llama_cpp.llama_sampler_sample(seq.sampler.sampler,
                                                                           self._ctx.ctx, index))
         owner = {id(s): r for r in active for s in r.sequences}
-        for seq in decoding + injecting:
+        for seq in evaluated:
             self._accept(owner[id(seq)], seq, llama_cpp.llama_sampler_sample(
                 seq.sampler.sampler, self._ctx.ctx, seq.batch_index))
-        if batch.n_tokens == len(decoding):  # decode only: no prompt, no injected text
-            self.decode_tokens += len(decoding)
-            self.decode_seconds += time.perf_counter() - started
 
     def _accept(self, request: _Request, seq: _Sequence, token: int) -> None:
         if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):

@@ -5,7 +5,7 @@ SIGILL and the shell prints "Illegal instruction" and nothing else. So the
 first GGUF a process loads is first loaded in a child that generates one token;
 its fate decides, once per (build, CPU), remembered in the cache folder.
 
-`python -m math_router.specialists.build_probe [--smollm2 | GGUF]` runs the probe by hand
+`python -m math_router.llama.build_probe [--smollm2 | GGUF]` runs the probe by hand
 (`.ci/run` does, before the tests). Standard library only at import.
 """
 
@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from math_router.specialists.cpu_build import cpu_flags, install_command
+from math_router.llama.cpu_build import cpu_flags, install_command
 
 # The build's compiled-in features, as llama_print_system_info names them,
 # and the /proc/cpuinfo flag each needs.

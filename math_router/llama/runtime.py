@@ -38,7 +38,7 @@ def ensure_build_runs(gguf: Path) -> None:
     Tried once per (build, CPU) in a child process; later loads only read a marker file.
     """
     from math_router.engine.cache import cache_dir
-    from math_router.specialists.build_probe import probe_once
+    from math_router.llama.build_probe import probe_once
 
     result = probe_once(gguf, cache_dir())
     if not result.ok:
