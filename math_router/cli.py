@@ -385,12 +385,12 @@ def summary_line(summary: dict) -> str:
 
 def print_solution(result: dict) -> None:
     click.echo(result["answer"] if result["answer"] is not None else "(no final answer found)")
-    details = result["vote"]
-    if details is not None:
-        votes = ", ".join(f"{c['answer']} x{c['count']}" for c in details["candidates"]) or "none"
-        click.echo(f"  samples: {votes}; agreement {details['agreement']:.2f} "
-                   f"{'<' if details['escalated'] else '>='} {details['threshold']:.2f}, "
-                   f"{'escalated to the orchestrator' if details['escalated'] else 'majority answer'}")
+    vote = result["vote"]  # the JSON that --json prints
+    if vote is not None:
+        votes = ", ".join(f"{c['answer']} x{c['count']}" for c in vote["candidates"]) or "none"
+        click.echo(f"  samples: {votes}; agreement {vote['agreement']:.2f} "
+                   f"{'<' if vote['escalated'] else '>='} {vote['threshold']:.2f}, "
+                   f"{'escalated to the orchestrator' if vote['escalated'] else 'majority answer'}")
     for call in result["tool_calls"]:
         args = json.dumps(call["arguments"], ensure_ascii=False)
         if len(args) > 100:

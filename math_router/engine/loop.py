@@ -165,7 +165,10 @@ def summarize(trace: Trace, chat: ChatModel | None,
     spent = {c: pricing.tiered_cost(models.get(c, c), u.spent(),
                                     batched[c].spent() if c in batched else None,
                                     local=c in local, extra=prices) for c, u in usage.items()}
-    return attrs.evolve(trace, usage=usage, models=models, local=sorted(local),
+    # Where the specialist ran: the method's own samples, else the first call that says.
+    device = trace.device or next((c.model.device for c in trace.tool_calls
+                                   if c.model is not None and c.model.device), None)
+    return attrs.evolve(trace, usage=usage, models=models, local=sorted(local), device=device,
                         component_seconds={c: u.seconds for c, u in usage.items()},
                         seconds=measured_seconds(trace.spent_seconds, usage.values()),
                         component_cost_usd=costs, cost_usd=_total(costs.values()),

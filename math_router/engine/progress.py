@@ -42,7 +42,7 @@ def short(text: str, width: int = 72) -> str:
 
 def say_solved(result) -> None:
     """A line for a specialist's solution: tokens, seconds, speed, answer."""
-    rate = result.details.get("tokens_per_second")
+    rate = result.tokens_per_second
     say(f"specialist: {result.usage.output_tokens:,} tokens, {result.seconds:.1f} s"
         + (f" ({rate:.1f} tokens/s)" if rate else "") + f" -> answer {result.answer}"
-        + (" (from the cache)" if result.details.get("cached") else ""))
+        + (" (from the cache)" if result.cached else ""))

@@ -101,6 +101,7 @@ class ModelAnswer:
     name: str
     local: bool
     answer: str | None = None
+    device: str | None = None  # cpu, cuda, ... in process; "remote" behind a server
 
 
 @attrs.frozen
@@ -153,6 +154,7 @@ class Trace:
     spent_cost_usd: float | None = None  # what this run's real calls cost
     stopped: str = "answer"  # "answer" | "max_turns"
     ended: Ended | None = None  # set by runs that offer tools
+    device: str | None = None  # where the specialist ran, when one did
     details: dict[str, Any] = attrs.field(factory=dict)
     vote: Vote | None = None  # set by methods that vote over samples (the cascade)
 

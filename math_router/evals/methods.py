@@ -116,7 +116,8 @@ def slm(setup: Setup, question: str) -> Trace:
     say_solved(result)
     trace = Trace(method="slm", final_text=result.text, usage={"specialist": result.usage},
                   spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
-                  local=["specialist"] if specialist.local else [], details=result.details)
+                  local=["specialist"] if specialist.local else [], details=result.details,
+                  device=result.device)
     return loop.summarize(trace, None, setup.options.prices)
 
 
@@ -143,8 +144,7 @@ def cascade(setup: Setup, question: str) -> Trace:
                   majority=majority["answer"] if majority else None,
                   samples=[r.text for r in samples.results], sample_modes=modes,
                   sample_answers=[r.answer for r in samples.results],
-                  samples_cancelled=sum(r.details.get("finish_reason") == "cancelled"
-                                        for r in samples.results))
+                  samples_cancelled=sum(r.finish_reason == "cancelled" for r in samples.results))
     tally = ", ".join(f"{c['answer']} x{c['count']}" for c in candidates) or "no answers"
     say(f"vote: {tally}; agreement {agreement:.2f} "
         + ("< threshold: asking the orchestrator" if escalate
@@ -153,7 +153,7 @@ def cascade(setup: Setup, question: str) -> Trace:
     base = Trace(method="cascade", final_text=None, usage={"specialist": samples.usage},
                  spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
                  local=["specialist"] if specialist.local else [], details=samples.details,
-                 vote=ballot)
+                 device=samples.device, vote=ballot)
     if not escalate:
         # The first sample that gave the majority answer is the final text.
         text = next((r.text for r in samples.results if majority and r.answer is not None

@@ -108,7 +108,7 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "batch_calls": sum(t.batch for t in trace.turns) if trace else 0,
         "spent": spent_table(trace) if trace else None,
         "models": trace.models if trace else {},
-        "device": device_of(trace) if trace else None,
+        "device": trace.device if trace else None,
         "error": error,
         **({"meta": problem.meta} if problem.meta else {}),
         "trace": trace.to_dict() if trace else None,
@@ -137,16 +137,6 @@ def answer_record(problem, method: str, trace: Trace | None, error: str | None =
 def latest_records(records: list[dict]) -> dict[str, dict]:
     """The last record of each problem, by id (a retried error is followed by its new record)."""
     return {r["id"]: r for r in records}
-
-
-def device_of(trace: Trace) -> str | None:
-    """Where the specialist ran, when it ran in process."""
-    if "device" in trace.details:
-        return trace.details["device"]
-    for call in trace.tool_calls:
-        if "device" in call.details:
-            return call.details["device"]
-    return None
 
 
 def read_records(path: Path) -> list[dict]:

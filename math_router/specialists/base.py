@@ -10,17 +10,42 @@ from math_router.engine.sampling import GREEDY, SamplingParams  # noqa: F401 (re
 from math_router.engine.trace import Usage
 
 
+class _Details:
+    """Typed reads of a result's `details`, the bag that traces keep as it is: each key is read
+    here, nowhere else."""
+
+    details: dict[str, Any]
+
+    @property
+    def device(self) -> str | None:
+        """Where it ran: cpu, cuda, ... in process; "remote" behind a server."""
+        return self.details.get("device")
+
+    @property
+    def cached(self) -> bool:
+        return bool(self.details.get("cached"))
+
+
 @attrs.frozen
-class SpecialistResult:
+class SpecialistResult(_Details):
     text: str
     answer: str | None  # extracted from `text`; None when it states none
     usage: Usage
     seconds: float
     details: dict[str, Any] = attrs.field(factory=dict)  # device, cache hits, finish reason
 
+    @property
+    def finish_reason(self) -> str | None:
+        """stop, length, or cancelled (a settled vote no longer needed it)."""
+        return self.details.get("finish_reason")
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return self.details.get("tokens_per_second")
+
 
 @attrs.frozen
-class SampleSet:
+class SampleSet(_Details):
     """k sampled solutions of one question: usage counts the shared prompt once."""
 
     results: list[SpecialistResult]

@@ -70,6 +70,6 @@ def slm_help_tool(specialist: Specialist, sampling: SamplingParams | None = None
                    **{key: value for key, value in chosen.details.items() if key != "seconds"}}
         return ToolOutput(content=content, usage={"specialist": usage}, details=details,
                           final=final, model=ModelAnswer(specialist.name, specialist.local,
-                                                         chosen.answer))
+                                                         chosen.answer, chosen.device))
 
     return Tool.from_function(slm_help)
