@@ -58,12 +58,11 @@ def solve(question: str, method: str = "router", *, options: ModelOptions | None
           notify: Callable[[str], None] | None = None, calibration=None, **overrides) -> Result:
     """Answer one question with `method` (router, llm, slm, cascade); `calibration` (a
     calibration.json's path or content) sets the threshold."""
-    from math_router.evals.methods import METHODS
+    from math_router.evals.methods import METHODS, question_text
 
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if not question or not question.strip():
-        raise UserError("the question is empty")
+    question_text(question)  # before any model is built
     return Solver([method], options=options, notify=notify, calibration=calibration,
                   **overrides).solve(question, method)
 

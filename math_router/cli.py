@@ -20,7 +20,7 @@ from math_router.engine.errors import ONE_LINE, UserError
 from math_router.engine.loop import ToolLimits
 from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
 from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY
-from math_router.evals.methods import METHODS
+from math_router.evals.methods import METHODS, question_text
 from math_router.options import ModelOptions
 from math_router.specialists.base import SamplingParams
 from math_router.specialists.modes import MODES
@@ -324,9 +324,10 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
                                           ("--question-field", fields.question),
                                           ("--answer-field", fields.answer),
                                           ("--id-field", fields.id)) if given]
-        if question is None or not question.strip():
-            raise click.ClickException("the question is empty" if question is not None else
-                                       "give a QUESTION, or --input FILE for a file of them")
+        if question is None:
+            raise click.ClickException("give a QUESTION, or --input FILE for a file of them")
+        with user_errors():
+            question_text(question)
         if kw["batch_api"]:
             extra.append("--batch-api")
         if extra:

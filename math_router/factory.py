@@ -61,17 +61,14 @@ def build_setup(methods: list[str], options: ModelOptions,
 
 def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:
     """The orchestrator's tools beside slm_help: python, the named ones, those registered in code."""
+    from math_router.tools.base import check_names
     from math_router.tools.extra import load_tool, registered_tools
     from math_router.tools.python import python_tool
 
     tools = [python_tool(executor or PythonExecutor()) if name == "python" else load_tool(name)
              for name in names]
     tools += registered_tools()
-    seen = {"slm_help"}
-    for t in tools:
-        if t.name in seen:
-            raise UserError(f"two tools are named {t.name!r}")
-        seen.add(t.name)
+    check_names(tools, taken={"slm_help"})
     return tools
 
 

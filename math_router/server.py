@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 
 from math_router.engine.errors import InputTooLong, TransportError, UserError
+from math_router.evals.methods import question_text
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DRAIN_FACTOR = 8  # an oversized body is read and dropped up to this many times the limit
@@ -217,9 +218,10 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> t
     if question is None:
         raise RequestError(400, "the user message's content must be text (a string or text parts)",
                            param="messages")
-    question = question.strip()
-    if not question:
-        raise RequestError(400, "the question is empty", param="messages")
+    try:
+        question = question_text(question)
+    except UserError as e:
+        raise RequestError(400, str(e), param="messages") from None
     if len(question) > settings.max_question_chars:
         raise RequestError(400, f"the question is {len(question):,} characters; this server takes "
                                 f"at most {settings.max_question_chars:,}", param="messages",

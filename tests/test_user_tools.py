@@ -102,3 +102,23 @@ def test_a_tool_that_cannot_be_found_is_one_line(tmp_path):
                                       "http://127.0.0.1:9/v1", "--model", "m"],
                                 env={"OPENAI_API_KEY": "sk-test"})
     assert result.exit_code == 1 and "name of an installed tool" in result.output
+
+
+def test_a_tool_may_not_take_a_name_already_offered():
+    from math_router.engine.errors import UserError
+    from math_router.factory import build_tools
+    from math_router.tools.extra import register_tool
+
+    def slm_help(question: str) -> str:
+        """Answer.
+
+        Args:
+            question: The problem.
+        """
+        return "42"
+
+    register_tool(slm_help)
+    with pytest.raises(UserError, match="'slm_help' is already registered"):
+        build_tools((), None)  # the router's own slm_help holds the name
+    with pytest.raises(UserError, match="already registered"):
+        register_tool(slm_help)

@@ -66,7 +66,7 @@ class Setup:
 def llm(setup: Setup, question: str) -> Trace:
     chat = _need(setup.chat_for("llm"), "llm", "an orchestrator model")
     messages = [{"role": "system", "content": LLM_SYSTEM},
-                {"role": "user", "content": _question(question)}]
+                {"role": "user", "content": question_text(question)}]
     return loop.run(chat, ToolRegistry(), messages, max_turns=1, method="llm",
                     prices=setup.options.prices)
 
@@ -76,7 +76,7 @@ def router(setup: Setup, question: str) -> Trace:
     chat = _need(setup.orchestrator, "router", "an orchestrator model")
     specialist = _need(setup.specialist, "router", "a specialist")
     messages = [{"role": "system", "content": ROUTER_SYSTEM},
-                {"role": "user", "content": _question(question)}]
+                {"role": "user", "content": question_text(question)}]
     sampling = attrs.evolve(opts.sampling, k=opts.router_samples) \
         if opts.router_samples > 1 else None
     stop_at = opts.threshold if sampling is not None and opts.agree_stop else None
@@ -112,7 +112,7 @@ def slm(setup: Setup, question: str) -> Trace:
     specialist = _need(setup.specialist, "slm", "a specialist")
     start = time.perf_counter()
     say(f"specialist {specialist.name}: solving...")
-    result = specialist.solve(_question(question))
+    result = specialist.solve(question_text(question))
     say_solved(result)
     trace = Trace(method="slm", final_text=result.text, usage={"specialist": result.usage},
                   spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
@@ -125,7 +125,7 @@ def cascade(setup: Setup, question: str) -> Trace:
     """Self-consistency first; the orchestrator only for the problems the samples disagree on."""
     opts = setup.options
     specialist = _need(setup.specialist, "cascade", "a specialist")
-    question = _question(question)
+    question = question_text(question)
     start = time.perf_counter()
     say(f"specialist {specialist.name}: sampling "
         + (", ".join(f"{k} {m}" for m, k in opts.samples_mix) or str(opts.sampling.k)) + "...")
@@ -310,7 +310,8 @@ METHODS: dict[str, Callable[[Setup, str], Trace]] = {name: m.solve for name, m i
 NEEDS: dict[str, frozenset[str]] = {name: m.needs for name, m in DECLARED.items()}
 
 
-def _question(question: str) -> str:
+def question_text(question: str | None) -> str:
+    """The question as the methods send it; the one check that it says something."""
     if not question or not question.strip():
         raise UserError("the question is empty")
     return question.strip()

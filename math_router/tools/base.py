@@ -67,6 +67,15 @@ def tool(fn: Callable[..., object] | None = None, *, name: str | None = None):
     return Tool.from_function(fn)
 
 
+def check_names(tools: typing.Iterable[Tool], taken: typing.Iterable[str] = ()) -> None:
+    """Each tool name once (the model calls tools by name): the one check, wherever tools meet."""
+    seen = set(taken)
+    for t in tools:
+        if t.name in seen:
+            raise UserError(f"a tool named {t.name!r} is already registered")
+        seen.add(t.name)
+
+
 class ToolRegistry:
     """The tools one run offers; answers the model's calls, never crashes on them."""
 
@@ -76,8 +85,7 @@ class ToolRegistry:
             self.register(t)
 
     def register(self, t: Tool) -> None:
-        if t.name in self._tools:
-            raise UserError(f"a tool named {t.name!r} is already registered")
+        check_names([t], self._tools)
         self._tools[t.name] = t
 
     def schemas(self) -> list[dict]:

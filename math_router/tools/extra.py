@@ -17,7 +17,7 @@ import threading
 from typing import Callable
 
 from math_router.engine.errors import UserError
-from math_router.tools.base import Tool
+from math_router.tools.base import Tool, check_names
 
 ENTRY_POINT_GROUP = "math_router.tools"
 
@@ -37,8 +37,7 @@ def register_tool(obj: Tool | Callable[..., object]) -> Tool:
     """Offer a tool to every later `solve` and `evaluate` in this process; returns the Tool."""
     tool = as_tool(obj)
     with _lock:
-        if any(t.name == tool.name for t in _registered):
-            raise UserError(f"a tool named {tool.name!r} is already registered")
+        check_names([tool], (t.name for t in _registered))
         _registered.append(tool)
     return tool
 
