@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 from math_router.llama.runtime import LlamaRuntime
-from math_router.specialists.qwen_math import messages_for
+from math_router.specialists.modes import COT
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     start = time.perf_counter()
     for i, index in enumerate(picked):
         question = rows[index].get("question") or rows[index]["problem"]
-        response = runtime.chat(messages_for(question), max_tokens=args.cap)
+        response = runtime.chat(COT.messages(question), max_tokens=args.cap)
         n = response["usage"]["completion_tokens"]
         lengths.append(n)
         print(f"{i + 1}/{args.n} problem {index}: {n} tokens "

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from math_router.llama.batched import BatchedDecoder
 from math_router.llama.runtime import DEFAULT_N_CTX, LlamaRuntime, physical_cores
-from math_router.specialists.qwen_math import QwenMathSpecialist, messages_for
+from math_router.specialists.modes import COT
+from math_router.specialists.qwen_math import QwenMathSpecialist
 
 QUESTION = ("A baker makes 24 loaves a day and sells each for $3. Flour for one loaf costs $0.75 "
             "and he pays $40 a day in rent. How much profit does he make in a week?")
@@ -55,7 +56,7 @@ def main() -> None:
     batched = QwenMathSpecialist(runtime, max_tokens=args.max_tokens, decoder=BatchedDecoder(runtime))
     bare = llama_cpp.Llama(model_path=args.gguf, n_gpu_layers=runtime.gpu_layers, n_ctx=DEFAULT_N_CTX,
                            n_threads=threads, n_threads_batch=threads, verbose=False)
-    messages = messages_for(QUESTION)
+    messages = COT.messages(QUESTION)
 
     def run_bare() -> float:
         start = time.perf_counter()

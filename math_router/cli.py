@@ -212,7 +212,8 @@ class SamplesMix(click.ParamType):
         for part in value.split(","):
             mode, _, count = part.strip().partition(":")
             if mode not in MODES or not count.isdigit() or int(count) < 1:
-                self.fail(f"{part!r}: write MODE:K with MODE cot or tir, e.g. cot:2,tir:2", param, ctx)
+                self.fail(f"{part!r}: write MODE:K with MODE {' or '.join(MODES)}, e.g. cot:2,tir:2",
+                          param, ctx)
             parts.append((mode, int(count)))
         if sum(k for _, k in parts) > 64:
             self.fail("at most 64 samples in all", param, ctx)
@@ -465,7 +466,8 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
                    "orchestrator calls) or accuracy:llm (no less accurate than the llm).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the calibration run and calibration.json.")
-@click.option("--concurrency", type=click.IntRange(1), help=f"Problems solved at once [default: {DEFAULT_CONCURRENCY}].")
+@click.option("--concurrency", type=click.IntRange(1),
+              help=f"Problems solved at once [default: {DEFAULT_CONCURRENCY}].")
 @click.option("--no-progress", is_flag=True)
 @model_options
 def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):

@@ -199,7 +199,8 @@ def method_settings(method: str, setup: Setup) -> dict:
     settings: dict = {}
     needs = NEEDS[method]
     if "orchestrator" in needs:
-        settings.update(orchestrator=model_identity(setup.chat_for(method)), max_turns=options.max_turns,
+        settings.update(orchestrator=model_identity(setup.chat_for(method)),
+                        max_turns=options.max_turns,
                         orchestrator_max_tokens=options.orchestrator_max_tokens)
     if "specialist" in needs:
         settings.update(specialist=model_identity(setup.specialist),
@@ -207,7 +208,7 @@ def method_settings(method: str, setup: Setup) -> dict:
                         specialist_mode=options.specialist_mode)
     declared = DECLARED[method]
     if ("specialist" in needs and options.runs_code) or (declared.delegates
-                                                       and "python" in options.tools):
+                                                         and "python" in options.tools):
         settings["sandbox"] = dataclasses.asdict(options.sandbox)
     if declared.delegates:
         settings["tools"] = [t.name for t in setup.tools]

@@ -3,7 +3,7 @@
 The CLI, the API and the server make one of these; the factory builds the models
 from it, and the methods read the rest of it (through `Setup.options`) instead of
 renamed copies, so a new knob is one field here and one click option. It sits
-below evals: it imports only engine, sandbox and specialists.
+below evals: it imports only engine, llama, sandbox and specialists.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ import pytest
 from math_router.specialists.base import SamplingParams
 from math_router.llama.batched import BatchedDecoder
 from math_router.llama.runtime import LlamaRuntime
-from math_router.specialists.qwen_math import QwenMathSpecialist, messages_for
+from math_router.specialists.modes import COT
+from math_router.specialists.qwen_math import QwenMathSpecialist
 
 QUESTIONS = ["What is 2+2?", "Name a prime number.", "What is 10 divided by 5?"]
 
@@ -25,10 +26,10 @@ def decoder(runtime):
 
 
 def test_one_greedy_sequence_matches_the_plain_chat_path(runtime, decoder):
-    plain = runtime.chat(messages_for(QUESTIONS[0]), max_tokens=40)["choices"][0]["message"]["content"]
-    out = decoder.generate(runtime.prompt_tokens(messages_for(QUESTIONS[0])), max_tokens=40)
+    plain = runtime.chat(COT.messages(QUESTIONS[0]), max_tokens=40)["choices"][0]["message"]["content"]
+    out = decoder.generate(runtime.prompt_tokens(COT.messages(QUESTIONS[0])), max_tokens=40)
     assert out.generations[0].text == plain
-    assert out.prompt_tokens == len(runtime.prompt_tokens(messages_for(QUESTIONS[0])))
+    assert out.prompt_tokens == len(runtime.prompt_tokens(COT.messages(QUESTIONS[0])))
 
 
 def test_concurrent_callers_are_decoded_together(runtime, decoder):
@@ -37,7 +38,7 @@ def test_concurrent_callers_are_decoded_together(runtime, decoder):
 
     def ask(question):
         barrier.wait()
-        results[question] = decoder.generate(runtime.prompt_tokens(messages_for(question)),
+        results[question] = decoder.generate(runtime.prompt_tokens(COT.messages(question)),
                                              max_tokens=32)
 
     threads = [threading.Thread(target=ask, args=(q,)) for q in QUESTIONS]
@@ -68,7 +69,7 @@ def test_k_samples_share_one_prompt_and_follow_their_seeds(runtime):
     assert texts == [r.text for r in again.results]  # same seeds, same samples
     assert texts != [r.text for r in other.results]
     assert len(set(texts)) > 1  # each sample has its own stream
-    prompt = len(runtime.prompt_tokens(messages_for("Name a colour.")))
+    prompt = len(runtime.prompt_tokens(COT.messages("Name a colour.")))
     assert first.usage.input_tokens == prompt  # evaluated once, not four times
     assert first.usage.output_tokens == sum(r.usage.output_tokens for r in first.results)
     assert first.usage.calls == 1 and first.details["batched"] is True
@@ -76,7 +77,7 @@ def test_k_samples_share_one_prompt_and_follow_their_seeds(runtime):
 
 def test_requests_wait_for_kv_cells_instead_of_failing(runtime):
     small = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=80)  # 320 cells for all
-    prompts = [runtime.prompt_tokens(messages_for(q)) for q in QUESTIONS * 2]
+    prompts = [runtime.prompt_tokens(COT.messages(q)) for q in QUESTIONS * 2]
     results, errors = [], []
 
     def ask(prompt):
@@ -109,7 +110,7 @@ def test_settled_requests_cancel_their_stragglers(runtime, decoder):
         calls.append(list(texts))
         return True  # the first finished sample settles it
 
-    prompt = runtime.prompt_tokens(messages_for("Name a colour."))
+    prompt = runtime.prompt_tokens(COT.messages("Name a colour."))
     out = decoder.generate(prompt, n=4, max_tokens=200, settled=settled,
                            sampling=SamplingParams(temperature=1.0, top_p=1.0, seed=5, top_k=0))
     reasons = [g.finish_reason for g in out.generations]
@@ -124,11 +125,11 @@ def test_settled_requests_cancel_their_stragglers(runtime, decoder):
 
 def test_a_request_starts_from_the_longest_kept_prefix(runtime):
     decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512, n_retain=2)
-    first = runtime.prompt_tokens(messages_for("Name a colour of the sea."))
+    first = runtime.prompt_tokens(COT.messages("Name a colour of the sea."))
     out = decoder.generate(first, max_tokens=8)
     assert out.prompt_reused == 0
     # Same system prompt, another question: the shared prefix is not evaluated again.
-    second = runtime.prompt_tokens(messages_for("Name a colour of the sky."))
+    second = runtime.prompt_tokens(COT.messages("Name a colour of the sky."))
     shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
     out = decoder.generate(second, max_tokens=8)
     assert out.prompt_reused == shared and out.generations[0].text
@@ -141,7 +142,7 @@ def test_a_request_starts_from_the_longest_kept_prefix(runtime):
 
 def test_kept_cells_give_way_when_room_is_needed(runtime):
     small = BatchedDecoder(runtime, n_seq_max=2, ctx_per_seq=96, n_retain=4)  # 192 cells
-    prompts = [runtime.prompt_tokens(messages_for(f"Count to {n}.")) for n in range(5)]
+    prompts = [runtime.prompt_tokens(COT.messages(f"Count to {n}.")) for n in range(5)]
     for prompt in prompts:
         out = small.generate(prompt, max_tokens=40)
         assert out.generations[0].finish_reason in {"stop", "length"}
@@ -149,10 +150,10 @@ def test_kept_cells_give_way_when_room_is_needed(runtime):
 
 
 def test_a_prompt_longer_than_the_batch_is_prefilled_in_chunks(runtime):
-    prompt = runtime.prompt_tokens(messages_for(QUESTIONS[2]))
+    prompt = runtime.prompt_tokens(COT.messages(QUESTIONS[2]))
     small = BatchedDecoder(runtime, n_seq_max=2, ctx_per_seq=512, n_batch=16)
     assert len(prompt) > 2 * small.n_batch  # at least three prefill steps
-    plain = runtime.chat(messages_for(QUESTIONS[2]), max_tokens=20)["choices"][0]["message"]["content"]
+    plain = runtime.chat(COT.messages(QUESTIONS[2]), max_tokens=20)["choices"][0]["message"]["content"]
     out = small.generate(prompt, max_tokens=20)
     assert out.generations[0].text == plain and out.prompt_tokens == len(prompt)
 
@@ -161,7 +162,7 @@ def test_a_prompt_past_the_context_fails_alone(runtime):
     from math_router.engine.errors import InputTooLong
 
     tiny = BatchedDecoder(runtime, n_seq_max=1, ctx_per_seq=48, n_retain=0)
-    long_prompt = runtime.prompt_tokens(messages_for("Add these numbers: " + "7 " * 60))
+    long_prompt = runtime.prompt_tokens(COT.messages("Add these numbers: " + "7 " * 60))
     with pytest.raises(InputTooLong, match="context holds 48"):
         tiny.generate(long_prompt, max_tokens=4)
     # The decoder goes on serving: a prompt that fits is answered.

@@ -17,7 +17,8 @@ from math_router.specialists.base import GREEDY, SamplingParams
 from math_router.llama.batched import BatchedDecoder
 from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists.openai_compat import OpenAISpecialist
-from math_router.specialists.qwen_math import QwenMathSpecialist, messages_for
+from math_router.specialists.modes import COT
+from math_router.specialists.qwen_math import QwenMathSpecialist
 from math_router.testing import ChatServer, completion, text_completion
 
 BLOCK = "Let me compute.\n```python\nprint(48 + 48 // 2)\n```"
@@ -140,7 +141,7 @@ def test_a_paused_sequence_waits_while_the_others_decode(runtime, monkeypatch):
     # Pause at any token: SmolLM2 writes no backticks, so ask on every token.
     monkeypatch.setattr(decoder, "_piece", lambda token: "`")
     interlude = SlowAfter(after_chars=40, wait=1.5, text=" The waves are")
-    prompt = runtime.prompt_tokens(messages_for("Write three sentences about the sea."))
+    prompt = runtime.prompt_tokens(COT.messages("Write three sentences about the sea."))
     finished = {}
 
     def paused_one():

@@ -214,9 +214,9 @@ def prompts(method: str, setup: Setup) -> dict[str, str]:
 
     run.json keeps a hash of each, so results made with other prompts are not mixed.
     """
-    opts = setup.options
     from math_router.specialists.modes import mode_named
 
+    opts = setup.options
     texts: dict[str, str] = {}
     if "specialist" in NEEDS[method]:
         modes = [m for m, _ in opts.samples_mix] if method == "cascade" and opts.samples_mix \

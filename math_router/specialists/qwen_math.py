@@ -9,15 +9,11 @@ from math_router.llama.batched import BatchedDecoder
 from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists import tir
 from math_router.specialists.base import GREEDY, SampleSet, SamplingParams, SpecialistResult
-from math_router.specialists.modes import COT, DEFAULT_MODE, TIR, mode_named, specialist_mode
+from math_router.specialists.modes import COT, DEFAULT_MODE, TIR, specialist_mode
 
 # GSM8K solutions of the stand-in 1.5B model are well under this (docs/benchmarks.md);
 # MATH-500 needs more room, so the CLI lets users raise it.
 MAX_TOKENS = 1024
-
-
-def messages_for(question: str, mode: str = DEFAULT_MODE) -> list[dict]:
-    return mode_named(mode).messages(question)
 
 
 class QwenMathSpecialist:
@@ -71,8 +67,9 @@ class QwenMathSpecialist:
     def _plain(self, question: str, params: SamplingParams, seed: int) -> SpecialistResult:
         if not self.mode.runs_code:
             return _result(self.runtime.chat(
-                self.mode.messages(question), max_tokens=self.max_tokens, temperature=params.temperature,
-                top_p=params.top_p, top_k=params.top_k, seed=seed), self.runtime)
+                self.mode.messages(question), max_tokens=self.max_tokens,
+                temperature=params.temperature, top_p=params.top_p, top_k=params.top_k, seed=seed),
+                self.runtime)
         start = time.perf_counter()
         prompt = self.runtime.prompt_text(TIR.messages(question))
         programs = tir.Programs(self.executor)
