@@ -22,12 +22,14 @@ class Check:
     needed: bool = True  # needed by the default `solve`; a failure makes `check` exit non-zero
 
 
-def run_checks(dataset_loader: Callable[[str], int] | None = None) -> Iterator[Check]:
+def run_checks(dataset_loader: Callable[[str], int] | None = None, model: str | None = None,
+               base_url: str | None = None, api_key: str | None = None) -> Iterator[Check]:
     yield _python()
     yield from _packages()
     yield from _llama_cpp()
     yield _sandbox()
     yield _api_key()
+    yield from _api_model(model, base_url, api_key)
     yield from _models()
     yield from _datasets(dataset_loader)
 
@@ -132,8 +134,32 @@ def _api_key() -> Check:
     if os.environ.get("OPENAI_API_KEY"):
         return Check("OPENAI_API_KEY", True, "set (not shown)", needed=False)
     return Check("OPENAI_API_KEY", False,
-                 "not set: solve runs the local orchestrator GGUF instead of gpt-4o-mini",
+                 "not set: solve runs the local orchestrator GGUF instead of gpt-6-luna",
                  "export OPENAI_API_KEY=... for OpenAI models (or pass --base-url)", needed=False)
+
+
+def _api_model(model: str | None, base_url: str | None, api_key: str | None) -> Iterator[Check]:
+    """The API orchestrator `solve` would call: served, and not retiring (or said when)."""
+    from math_router.engine.chat import OpenAIChat, resolve_api_key, resolve_base_url, served_models
+    from math_router.engine.errors import TransportError
+    from math_router.engine.openai_models import gone_line
+    from math_router.options import DEFAULT_API_MODEL
+
+    if not (resolve_api_key(api_key) or resolve_base_url(base_url)):
+        return
+    chat = OpenAIChat(model or DEFAULT_API_MODEL, base_url=base_url, api_key=api_key, timeout=15)
+    name = f"orchestrator {chat.name}"
+    try:
+        listed = served_models(chat.base_url, api_key, timeout=15)
+    except TransportError as e:
+        yield Check(name, False, str(e), "check --base-url and the key")
+        return
+    if chat.name not in listed:
+        yield Check(name, False, gone_line(chat.name) or f"{chat.base_url} does not list it",
+                    "pass --model with a model the server lists")
+        return
+    notice = chat.shutdown_notice()
+    yield Check(name, notice is None, notice or f"served by {chat.base_url}", needed=False)
 
 
 def _models() -> Iterator[Check]:

@@ -21,7 +21,8 @@ from math_router.engine.loop import ToolLimits
 from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
 from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY
 from math_router.evals.methods import METHODS, question_text
-from math_router.options import ModelOptions
+from math_router.engine.openai_models import EFFORTS
+from math_router.options import DEFAULT_API_MODEL, ModelOptions
 from math_router.specialists.base import SamplingParams
 from math_router.specialists.modes import MODES
 
@@ -47,8 +48,13 @@ def model_options(f):
     options = [
         click.option("--model",
                      help="Orchestrator: an API model name, or a GGUF (path, hf:REPO/FILE, alias). "
-                          "[default: gpt-4o-mini with a key or --base-url, else the local GGUF "
-                          "qwen2.5-1.5b-instruct]"),
+                          f"[default: {DEFAULT_API_MODEL} with an OpenAI key (OpenAI's replacement "
+                          "for gpt-4o-mini, which leaves the API on 2027-01-14); the one model a "
+                          "--base-url server serves; else the local GGUF qwen2.5-1.5b-instruct]"),
+        click.option("--reasoning-effort", type=click.Choice(list(EFFORTS)),
+                     help="Orchestrator's reasoning effort, sent on every turn [default: none on "
+                          "turns that offer tools to a model that reasons by default (gpt-6-luna "
+                          "takes tools in Chat Completions only at none), nothing elsewhere]."),
         click.option("--base-url", envvar="OPENAI_BASE_URL",
                      help="OpenAI-compatible endpoint of the orchestrator [env: OPENAI_BASE_URL]."),
         click.option("--api-key", envvar="OPENAI_API_KEY", show_envvar=False,
@@ -128,8 +134,11 @@ def model_options(f):
                           "(its type hints and docstring make the schema), or the name of a tool "
                           "an installed package offers (entry point group math_router.tools)."),
         click.option("--llm-model",
-                     help="The llm baseline's model when it is not the orchestrator (e.g. gpt-4o "
-                          "beside --model gpt-4o-mini); cost_vs_llm is against it."),
+                     help="The llm baseline's model when it is not the orchestrator (e.g. "
+                          "gpt-6-sol beside --model gpt-6-luna); cost_vs_llm is against it."),
+        click.option("--llm-reasoning-effort", type=click.Choice(list(EFFORTS)),
+                     help="The llm baseline's reasoning effort [default: none sent, the API's "
+                          "own (medium for gpt-6-luna): the model as users call it]."),
         click.option("--router-samples", type=click.IntRange(1, 64),
                      default=DEFAULTS["router_samples"].default, show_default=True,
                      help="router: slm_help samples this many solutions and reports their vote."),
@@ -407,7 +416,9 @@ def print_solution(result: dict) -> None:
         where = "local" if component in result["local"] else format_cost(cost)
         cached = f", {usage['cached_calls']} cached" if usage["cached_calls"] else ""
         click.echo(f"  {component} ({model}): {usage['calls']} call(s){cached}, "
-                   f"{usage['input_tokens']} in / {usage['output_tokens']} out tokens, "
+                   f"{usage['input_tokens']} in / {usage['output_tokens']} out tokens"
+                   + (f" ({usage['reasoning_tokens']} reasoning)" if usage.get("reasoning_tokens") else "")
+                   + ", "
                    f"{result['component_seconds'].get(component, 0):.2f} s, {where}")
     click.echo(f"  total: {result['seconds']:.2f} s, {format_cost(result['cost_usd'])}")
     if result["stopped"] == "max_turns":
@@ -584,16 +595,21 @@ def serve(host, port, served, server_api_key, max_concurrency, max_queue, max_qu
 
 @cli.command()
 @click.option("--no-data", is_flag=True, help="Skip loading the Hub data sets.")
-def check(no_data):
+@click.option("--model", help=f"The API orchestrator to check [default: {DEFAULT_API_MODEL}].")
+@click.option("--base-url", envvar="OPENAI_BASE_URL", help="Its OpenAI-compatible endpoint.")
+@click.option("--api-key", envvar="OPENAI_API_KEY", show_envvar=False, help="Its key; never printed.")
+def check(no_data, model, base_url, api_key):
     """Say what is installed and ready, one line per item, with the fix for each problem.
 
+    With a key or --base-url, also whether the API orchestrator is served and when it retires.
     Exits non-zero when something the default `solve` needs is missing.
     """
     from math_router.checks import run_checks
     from math_router.evals.datasets import load_all
 
     missing = False
-    for item in run_checks(None if no_data else lambda name, note: len(load_all(name, notify=note))):
+    loader = None if no_data else lambda name, note: len(load_all(name, notify=note))
+    for item in run_checks(loader, model=model, base_url=base_url, api_key=api_key):
         line = f"{'✓' if item.ok else '✗'} {item.name}: {item.detail}"
         if not item.ok and item.fix:
             line += f" (fix: {item.fix})"

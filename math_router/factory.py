@@ -1,8 +1,9 @@
 """Turn the user's model references into the objects the methods run on.
 
-`--model` is an API model name (gpt-4o-mini) or a GGUF reference; without it,
-the orchestrator is gpt-4o-mini when there is a key or a --base-url, else a
-local Qwen2.5 Instruct GGUF, so a newcomer without a key still gets an answer.
+`--model` is an API model name (gpt-6-luna) or a GGUF reference; without it,
+the orchestrator is gpt-6-luna when there is an OpenAI key, the one model a
+--base-url server serves, else a local Qwen2.5 Instruct GGUF, so a newcomer
+without a key still gets an answer.
 `--specialist` is an http(s) URL of an OpenAI-compatible server or a GGUF
 reference (path, `hf:REPO/FILE`, alias). Only what the chosen method needs is
 built, so `--method llm` never downloads a GGUF.
@@ -22,14 +23,13 @@ from math_router.specialists.caching import CachedSpecialist
 from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
 from math_router.engine.errors import UserError
 from math_router.evals.methods import DECLARED, NEEDS, Setup
-from math_router.options import ModelOptions  # noqa: F401 (re-exported: factory.ModelOptions)
+from math_router.options import DEFAULT_API_MODEL, ModelOptions  # noqa: F401 (re-exported)
 from math_router.llama import gguf
 from math_router.specialists.base import Specialist
 from math_router.specialists.modes import DEFAULT_MODE
 from math_router.sandbox.executor import PythonExecutor
 
 
-DEFAULT_API_MODEL = "gpt-4o-mini"
 DEFAULT_LOCAL_MODEL = "qwen2.5-1.5b-instruct"
 
 
@@ -43,10 +43,12 @@ def build_setup(methods: list[str], options: ModelOptions,
     executor = PythonExecutor(options.sandbox) if options.runs_code or "python" in options.tools \
         else None
     tools = tuple(build_tools(options.tools, executor))  # before any model: a typo fails fast
-    wants = {m for m in methods if "orchestrator" in NEEDS[m] and not (m == "llm" and options.llm_model)}
+    notify = said_once(notify)  # the orchestrator and the llm baseline may be one model
+    # The llm baseline is a chat model of its own when its model or its effort differ.
+    apart = "llm" in methods and options.llm_options() != options
+    wants = {m for m in methods if "orchestrator" in NEEDS[m] and not (m == "llm" and apart)}
     orchestrator = build_orchestrator(options, notify, rounds) if wants else None
-    baseline = build_orchestrator(attrs.evolve(options, model=options.llm_model), notify, rounds) \
-        if "llm" in methods and options.llm_model else None
+    baseline = build_orchestrator(options.llm_options(), notify, rounds) if apart else None
     specialists = {mode: build_specialist(options, mode, executor) for mode in sorted(modes)} \
         if "specialist" in needs else {}
     if options.cache:
@@ -88,6 +90,8 @@ def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
         models = served_models(base_url, options.api_key, options.timeout)
         if len(models) == 1:  # the output names the model; no note needed
             return models[0], None
+        if DEFAULT_API_MODEL in models:  # a proxy of OpenAI's models: the default, as there
+            return DEFAULT_API_MODEL, None
         raise UserError(f"--model not given and {base_url} serves "
                         + (f"{len(models)} models: pass --model with one of {', '.join(models[:10])}"
                            if models else "no model: pass --model NAME"))
@@ -112,7 +116,20 @@ def batch_rounds(options: ModelOptions, out: Path | None, notify: Callable[[str]
 
 def _api_chat(options: ModelOptions, model: str) -> OpenAIChat:
     return OpenAIChat(model, base_url=options.base_url, api_key=options.api_key,
-                      timeout=options.timeout, max_tokens=options.orchestrator_max_tokens)
+                      timeout=options.timeout, max_tokens=options.orchestrator_max_tokens,
+                      reasoning_effort=options.reasoning_effort)
+
+
+def said_once(notify: Callable[[str], None]) -> Callable[[str], None]:
+    """`notify`, saying each line once."""
+    said: set[str] = set()
+
+    def once(line: str) -> None:
+        if line not in said:
+            said.add(line)
+            notify(line)
+
+    return once
 
 
 def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = lambda _: None,
@@ -139,6 +156,9 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
     if why:
         notify(why)
     chat = _api_chat(options, model)
+    notice = chat.shutdown_notice()  # before the first call: a retiring model is named
+    if notice:
+        notify(notice)
     if rounds is None:
         return chat
     from math_router.engine.batch_api import BatchChat
@@ -199,7 +219,9 @@ def method_settings(method: str, setup: Setup) -> dict:
     settings: dict = {}
     needs = NEEDS[method]
     if "orchestrator" in needs:
-        settings.update(orchestrator=model_identity(setup.chat_for(method)),
+        chat = setup.chat_for(method)
+        settings.update(orchestrator=model_identity(chat),
+                        reasoning_effort=reasoning_effort(chat, method),
                         max_turns=options.max_turns,
                         orchestrator_max_tokens=options.orchestrator_max_tokens)
     if "specialist" in needs:
@@ -219,6 +241,17 @@ def method_settings(method: str, setup: Setup) -> dict:
     settings["prices"] = {name: attrs.asdict(price) for name, price in sorted(options.prices.items())}
     settings["prompts"] = {name: text_hash(text) for name, text in prompts(method, setup).items()}
     return settings
+
+
+def reasoning_effort(chat, method: str) -> str | None:
+    """The effort the method's orchestrator turns run at, as run.json and the report say it:
+    "none", "medium", ..., "default" (none sent: the API's own), or None for a model that
+    takes no effort (a local GGUF)."""
+    inner = getattr(chat, "inner", chat)
+    inner = getattr(inner, "inner", inner)  # through the Batch API wrapper
+    if not hasattr(inner, "effort"):
+        return None
+    return inner.effort(DECLARED[method].delegates) or "default"
 
 
 def model_identity(model) -> dict:

@@ -18,6 +18,11 @@ from math_router.specialists.base import SamplingParams
 from math_router.specialists.modes import DEFAULT_MODE, mode_named
 from math_router.specialists.qwen_math import MAX_TOKENS
 
+# OpenAI's named replacement for gpt-4o-mini (which leaves the API on 2027-01-14): cheaper
+# ($0.10 / $0.50 per million against $0.15 / $0.60), and it reasons by default, so the tool
+# turns of the router and the cascade go at reasoning effort "none" (engine.chat.OpenAIChat).
+DEFAULT_API_MODEL = "gpt-6-luna"
+
 # The cascade escalates when fewer than this share of the samples agree (3 of 4).
 DEFAULT_THRESHOLD = 0.75
 
@@ -46,6 +51,11 @@ class ModelOptions:
     samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode: (("cot", 2), ("tir", 2))
     tools: tuple[str, ...] = ()  # more tools: "python", "module:function", an installed tool's name
     llm_model: str | None = None  # the llm baseline's model when it is not the orchestrator
+    # OpenAI's reasoning_effort (engine.openai_models.EFFORTS). The orchestrator's: None sends
+    # "none" on tool turns to a model that reasons by default, nothing elsewhere. The llm
+    # baseline's: None sends nothing (the model as users call it, at the API's default).
+    reasoning_effort: str | None = None
+    llm_reasoning_effort: str | None = None
     direct_first_call: bool = True  # with force_tool: the router makes the forced first call itself
     router_samples: int = 1  # the router's slm_help samples this many and reports the vote
     agree_stop: bool = True  # with router_samples > 1: an agreed vote (>= threshold) ends the router
@@ -53,6 +63,11 @@ class ModelOptions:
     sandbox: SandboxLimits = SandboxLimits()
     batch_api: bool = False  # the orchestrator's calls go through the OpenAI Batch API
     batch_poll: float = 30.0  # seconds between checks of a running batch
+
+    def llm_options(self) -> ModelOptions:
+        """The options the llm baseline's model is built from: its own model and effort."""
+        return attrs.evolve(self, model=self.llm_model or self.model,
+                            reasoning_effort=self.llm_reasoning_effort)
 
     @property
     def modes(self) -> set[str]:

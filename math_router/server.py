@@ -289,7 +289,10 @@ def completion_body(result, model: str) -> dict:
                          "logprobs": None,
                          "finish_reason": "stop" if trace.stopped == "answer" else "length"}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
+                      "total_tokens": prompt + completion,
+                      # Of the completion, the hidden reasoning, where a model reasoned.
+                      "completion_tokens_details": {"reasoning_tokens": sum(
+                          u.reasoning_tokens for u in trace.usage.values())}},
             "math_router": extra}
 
 

@@ -81,6 +81,77 @@ def error(status: int, message: str = "scripted failure") -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": "server_error"}})
 
 
+def invalid_request(message: str, param: str | None = None, code: str | None = None,
+                    status: int = 400) -> Reply:
+    """An error as OpenAI's API shapes it: type invalid_request_error, the param it names."""
+    return Reply(status=status, body={"error": {"message": message, "type": "invalid_request_error",
+                                                "param": param, "code": code}})
+
+
+# -- OpenAI's reasoning models, as Chat Completions treats them ---------------------------
+
+@attrs.frozen
+class ReasoningRules:
+    """How a reasoning model (gpt-6-luna, December 2026) treats a Chat Completions request:
+    the efforts it takes (default medium); function tools only at effort none; at any other
+    effort no temperature, top_p or logprobs; never max_tokens (max_completion_tokens); and
+    hidden reasoning tokens billed inside completion_tokens, reported in
+    completion_tokens_details.reasoning_tokens."""
+
+    efforts: tuple[str, ...] = ("none", "low", "medium", "high", "xhigh", "max")
+    default_effort: str = "medium"
+    reasoning_tokens: dict = attrs.field(factory=lambda: {
+        "none": 0, "low": 48, "medium": 192, "high": 640, "xhigh": 1536, "max": 4096})
+
+
+def reasoning_refusal(request: dict, rules: ReasoningRules = ReasoningRules()) -> Reply | None:
+    """The 400 OpenAI answers this request with, or None when it takes it: by the rules of a
+    reasoning model for gpt-5/gpt-6/o-series names, else as gpt-4o-mini (no reasoning_effort)."""
+    from math_router.engine.openai_models import reasons_by_default
+
+    model = request.get("model", "")
+    if not reasons_by_default(model):
+        if "reasoning_effort" in request:
+            return invalid_request("Unsupported parameter: 'reasoning_effort' is not supported "
+                                   "with this model.", "reasoning_effort", "unsupported_parameter")
+        return None
+    if "max_tokens" in request:
+        return invalid_request("Unsupported parameter: 'max_tokens' is not supported with this "
+                               "model. Use 'max_completion_tokens' instead.", "max_tokens",
+                               "unsupported_parameter")
+    effort = request.get("reasoning_effort", rules.default_effort)
+    if effort not in rules.efforts:
+        return invalid_request(f"Unsupported value: 'reasoning_effort' does not support "
+                               f"{effort!r} with this model. Supported values are: "
+                               + ", ".join(f"'{e}'" for e in rules.efforts) + ".",
+                               "reasoning_effort", "unsupported_value")
+    if effort == "none":
+        return None
+    if any(t.get("type") == "function" for t in request.get("tools") or []):
+        return invalid_request(f"Function tools with reasoning_effort are not supported for "
+                               f"{model} in /v1/chat/completions. Please use /v1/responses "
+                               f"instead.", "reasoning_effort")
+    for name in ("temperature", "top_p", "logprobs"):
+        if name in request:
+            return invalid_request(f"Unsupported parameter: '{name}' is not supported with "
+                                   f"reasoning_effort {effort!r} for this model. Only "
+                                   f"reasoning_effort 'none' supports it.", name,
+                                   "unsupported_parameter")
+    return None
+
+
+def with_reasoning_tokens(reply: Reply, tokens: int) -> Reply:
+    """A completion reply whose usage counts `tokens` of hidden reasoning (inside
+    completion_tokens, as OpenAI counts them)."""
+    usage = reply.body.get("usage") if reply.status == 200 else None
+    if not usage:
+        return reply
+    usage = {**usage, "completion_tokens": usage["completion_tokens"] + tokens,
+             "total_tokens": usage.get("total_tokens", 0) + tokens,
+             "completion_tokens_details": {"reasoning_tokens": tokens}}
+    return attrs.evolve(reply, body={**reply.body, "usage": usage})
+
+
 @attrs.frozen
 class BatchBehaviour:
     """How the test server's Batch API treats a batch.
@@ -288,7 +359,9 @@ class ChatServer:
     def __init__(self, respond: Callable[[dict], Reply] | list[Reply], delay: float = 0.0,
                  port: int = 0, answer_checks: bool = True,
                  models: tuple[str, ...] = ("gpt-4o-mini",),
-                 batch: BatchBehaviour = BatchBehaviour()):
+                 batch: BatchBehaviour = BatchBehaviour(),
+                 shutdown_dates: dict[str, str] | None = None, only_listed: bool = False,
+                 reasoning: ReasoningRules | None = None):
         self.requests: list[dict] = []  # the requests `respond` answered
         self.checks: list[dict] = []  # the checks answered on its behalf (answer_checks)
         self.headers: list[dict] = []
@@ -303,11 +376,16 @@ class ChatServer:
                         return error(500, "the script ran out of replies")
                     return script.pop(0)
         self._respond = respond
-        self.batch_api = FakeBatchAPI(self._respond_safely, batch)
+        self.batch_api = FakeBatchAPI(self.answer, batch)
         # The one small request an eval sends each API before its first problem gets a
         # plain reply, so scripts need not know about it; False sends it to `respond` too.
         self.answer_checks = answer_checks
         self.models = models  # what GET /v1/models lists
+        self.shutdown_dates = dict(shutdown_dates or {})  # its `shutdown_date`, by model
+        # Requests for a model it does not list get OpenAI's 404 model_not_found.
+        self.only_listed = only_listed
+        # Requests judged as OpenAI judges them (refusals, reasoning tokens), checks included.
+        self.reasoning = reasoning
         self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -323,6 +401,31 @@ class ChatServer:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def model_object(self, name: str) -> dict:
+        """A model as GET /v1/models lists it, with its shutdown date where one is set."""
+        entry = {"id": name, "object": "model", "created": 0, "owned_by": "test"}
+        if name in self.shutdown_dates:
+            entry["shutdown_date"] = self.shutdown_dates[name]
+        return entry
+
+    def answer(self, request: dict, check: bool = False) -> Reply:
+        """The reply to a completion request: the model's rules first, then the script (or the
+        plain answer to a check)."""
+        if self.only_listed and request.get("model") not in self.models:
+            return not_found(str(request.get("model")))
+        if self.reasoning is not None:
+            refusal = reasoning_refusal(request, self.reasoning)
+            if refusal is not None:
+                return refusal
+        reply = _check_reply(request) if check else self._respond_safely(request)
+        if self.reasoning is not None:
+            from math_router.engine.openai_models import reasons_by_default
+
+            if reasons_by_default(request.get("model", "")):
+                effort = request.get("reasoning_effort", self.reasoning.default_effort)
+                reply = with_reasoning_tokens(reply, self.reasoning.reasoning_tokens.get(effort, 0))
+        return reply
 
     def _respond_safely(self, request: dict) -> Reply:
         try:
@@ -358,10 +461,14 @@ class ChatServer:
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 if self._batch_api("GET"):
                     return
-                if self.path.rstrip("/").endswith("/models"):
+                path = self.path.split("?")[0].rstrip("/")
+                if path.endswith("/models"):
                     reply = Reply(body={"object": "list", "data": [
-                        {"id": m, "object": "model", "created": 0, "owned_by": "test"}
-                        for m in server.models]})
+                        server.model_object(m) for m in server.models]})
+                elif "/models/" in path:
+                    name = path.rsplit("/models/", 1)[1]
+                    reply = Reply(body=server.model_object(name)) if name in server.models \
+                        else not_found(name)
                 else:
                     reply = error(404, f"no route {self.path}")
                 self._send(reply)
@@ -391,10 +498,8 @@ class ChatServer:
                     server.headers.append(dict(self.headers))
                 if not self.path.endswith("/completions"):  # chat, and plain text completions
                     reply = error(404, f"no route {self.path}")
-                elif check:
-                    reply = _check_reply(body)
                 else:
-                    reply = server._respond_safely(body)
+                    reply = server.answer(body, check)
                 time.sleep(server.delay + reply.delay)
                 self._send(reply)
 
@@ -402,6 +507,12 @@ class ChatServer:
                 pass
 
         return Handler
+
+
+def not_found(model: str) -> Reply:
+    """OpenAI's answer for a model it does not serve (or no longer does)."""
+    return invalid_request(f"The model `{model}` does not exist or you do not have access to it.",
+                           code="model_not_found", status=404)
 
 
 def _is_check(request: dict) -> bool:

@@ -93,7 +93,7 @@ def test_votes_escalations_and_records(tmp_path):
     assert specialist.pop("seconds") > 0
     # Four requests, each reading the 50-token prompt, each writing 100 tokens.
     assert specialist == {"input_tokens": 200, "output_tokens": 400, "calls": 4, "cached_calls": 0,
-                          "prompt_cache_hit_tokens": 0}
+                          "prompt_cache_hit_tokens": 0, "reasoning_tokens": 0}
 
     summary = json.loads((out / "comparison.json").read_text())["methods"]["cascade"]
     assert summary["escalation_rate"] == pytest.approx(3 / 6)

@@ -61,7 +61,7 @@ def test_solve_json_has_the_documented_keys():
     specialist = dict(data["usage"]["specialist"])
     assert specialist.pop("seconds") > 0
     assert specialist == {"input_tokens": 40, "output_tokens": 80, "calls": 1, "cached_calls": 0,
-                          "prompt_cache_hit_tokens": 0}
+                          "prompt_cache_hit_tokens": 0, "reasoning_tokens": 0}
     assert data["spent"]["calls"] == 2 and data["spent"]["cached_calls"] == 0
     assert data["cost_usd"] == (400 * 0.15 + 12 * 0.60) / 1e6
     assert data["seconds"] > 0

@@ -81,4 +81,4 @@ def test_a_local_model_can_be_priced_and_a_finished_run_repriced(tmp_path):
     assert comparison["slm"]["total_cost_usd"] == pytest.approx(5 * (60 * 1 + 200 * 2) / 1e6)
     assert comparison["llm"]["total_cost_usd"] == pytest.approx(5 * (50 * 10 + 100 * 20) / 1e6)
     assert (out / "results_slm.jsonl").read_bytes() == before  # nothing re-run or rewritten
-    assert "list prices of 2025-08-01" in report.output
+    assert "list prices of 2026-12-04" in report.output

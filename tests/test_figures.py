@@ -74,4 +74,4 @@ def test_report_writes_a_markdown_report_with_the_plots(tmp_path):
     text = (out / "report.md").read_text()
     assert "| llm " in text and "[" in text and "![accuracy_vs_cost](accuracy_vs_cost.png)" in text
     assert (out / "accuracy_vs_cost.png").stat().st_size > 1000
-    assert "list prices of 2025-08-01" in text
+    assert "list prices of 2026-12-04" in text

@@ -44,7 +44,8 @@ class CachedChat(CachedModel):
             return Turn(content=stored["content"],
                         tool_requests=[ToolRequest(**r) for r in stored["tool_requests"]],
                         usage=usage.replayed(), seconds=usage.seconds,
-                        finish_reason=stored["finish_reason"], cached=True)
+                        finish_reason=stored["finish_reason"], cached=True,
+                        batch=bool(stored.get("batch")))  # its price tier stays the batch one
         turn = self.inner.complete(messages, tools, tool_choice)
         self.cache.put(key, "chat", attrs.asdict(turn))
         return turn

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from typing import Any, Protocol
 
-from math_router.engine import http
-from math_router.engine.errors import ParameterRefused, TransportError, UserError
+from math_router.engine import http, openai_models
+from math_router.engine.errors import ParameterRefused, ToolsRefusedAtEffort, TransportError, UserError
 from math_router.engine.tool_call_text import parse_tool_calls
 from math_router.engine.trace import ToolRequest, Turn, Usage
 
@@ -45,7 +46,7 @@ class OpenAIChat:
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 120.0, max_retries: int = 2, temperature: float | None = 0.0,
-                 max_tokens: int | None = None):
+                 max_tokens: int | None = None, reasoning_effort: str | None = None):
         base_url = resolve_base_url(base_url)
         key = resolve_api_key(api_key)
         if key is None and base_url is None:
@@ -55,18 +56,27 @@ class OpenAIChat:
         self.base_url = base_url or "https://api.openai.com/v1"
         self.temperature = temperature
         self.max_tokens = max_tokens
+        # None: not told. A turn that offers tools then goes at "none" to a model that reasons
+        # by default (Chat Completions takes function tools from it at no other effort), and
+        # every other turn at the API's own default.
+        self.reasoning_effort = reasoning_effort
+        # A model we did not know reasons refused tools at its default effort: tool turns
+        # go at "none" from then on.
+        self._tools_at_none = openai_models.reasons_by_default(model)
         self.served_model: str | None = None  # the model name the server reported
         # Parameters the server refused once (reasoning models refuse temperature, and
         # want max_completion_tokens): left out, or renamed, from then on.
         self.adjusted: dict[str, str | None] = {}
         # Local servers (vLLM, llama-server) accept any key; the SDK insists on one.
         self._key = key or "no-key"
+        self._timeout = timeout
         self._client = http.client(api_key=self._key, base_url=base_url, timeout=timeout,
                                    max_retries=max_retries)
 
     @property
     def identity(self) -> str:
-        return f"openai:{self.base_url}:{self.name}:t{self.temperature}:max{self.max_tokens}"
+        identity = f"openai:{self.base_url}:{self.name}:t{self.temperature}:max{self.max_tokens}"
+        return identity if self.reasoning_effort is None else f"{identity}:effort-{self.reasoning_effort}"
 
     def check(self, tools: list[dict] | None = None, tool_choice: str | dict | None = None) -> None:
         """One small request shaped like the real ones; raises TransportError when refused."""
@@ -80,12 +90,23 @@ class OpenAIChat:
         try:
             response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
                                    **request)
+        except ToolsRefusedAtEffort as e:
+            if self.reasoning_effort is not None or self._tools_at_none:
+                raise ToolsRefusedAtEffort(self._tools_fix(request.get("reasoning_effort")),
+                                           str(e)) from None
+            # We did not know this model reasons: its tool turns go at "none" from now on.
+            self._tools_at_none = True
+            request = self.request(messages, tools, tool_choice)
+            notes.append(f"{self.name} takes function tools only at reasoning_effort none: "
+                         f"its tool turns are sent so from then on")
+            response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
+                                   **request)
         except ParameterRefused as e:
             if e.parameter not in request or e.parameter in self.adjusted:
                 raise
             replacement = "max_completion_tokens" if e.parameter == "max_tokens" else None
             self.adjusted[e.parameter] = replacement
-            self._adjust(request, e.parameter, replacement)
+            request = self.request(messages, tools, tool_choice)  # what else it changes, too
             notes.append(f"{self.name} refused {e.parameter}: sent "
                          + (f"{replacement} instead" if replacement else "without it") + " from then on")
             response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
@@ -100,13 +121,52 @@ class OpenAIChat:
             request["tools"] = tools
             if tool_choice is not None:
                 request["tool_choice"] = tool_choice
-        if self.temperature is not None:
+        effort = None if "reasoning_effort" in self.adjusted else self.effort(bool(tools))
+        if effort is not None:
+            request["reasoning_effort"] = effort
+        # A model that thinks on this turn refuses temperature (and top_p, logprobs).
+        thinking = effort not in (None, "none") or (
+            effort is None and openai_models.reasons_by_default(self.name))
+        if self.temperature is not None and not thinking:
             request["temperature"] = self.temperature
         if self.max_tokens is not None:
-            request["max_tokens"] = self.max_tokens
+            # Reasoning models want max_completion_tokens (their output includes the thinking).
+            request["max_completion_tokens" if openai_models.reasons_by_default(self.name)
+                    else "max_tokens"] = self.max_tokens
         for name, replacement in self.adjusted.items():
             self._adjust(request, name, replacement)
         return request
+
+    def effort(self, offers_tools: bool) -> str | None:
+        """The reasoning_effort this turn sends, or None to send none (the API's default)."""
+        if self.reasoning_effort is not None:
+            return self.reasoning_effort
+        return "none" if offers_tools and self._tools_at_none else None
+
+    def _tools_fix(self, effort: str | None) -> str:
+        """One line for a tool turn refused at the effort asked, with the fix."""
+        return (f"{self.name} takes function tools in Chat Completions only at reasoning effort "
+                f"none, and the router and the cascade offer tools: pass --reasoning-effort none "
+                f"(or leave it out; asked: {effort or 'the default'}). "
+                f"The llm baseline can think: --llm-reasoning-effort {effort or 'medium'}")
+
+    def shutdown_notice(self) -> str | None:
+        """One line when the server lists a shutdown date for this model (OpenAI's
+        GET /v1/models carries `shutdown_date`); None when it lists none or cannot say."""
+        import openai
+
+        try:
+            page = self._client.with_options(max_retries=0, timeout=min(10.0, self._timeout)) \
+                .models.list()
+        except (openai.OpenAIError, ValueError):
+            return None  # a notice is a courtesy: a server that cannot list models is not an error
+        for entry in page.data:
+            if entry.id.lower() == self.name.lower():
+                # A field of the SDK's Model in newer versions; an extra one in older.
+                day = getattr(entry, "shutdown_date", None) \
+                    or (entry.model_extra or {}).get("shutdown_date")
+                return openai_models.shutdown_line(self.name, day) if day else None
+        return None
 
     def turn(self, response, seconds: float, tools: list[dict], notes: list[str] = (),
              batch: bool = False) -> Turn:
@@ -175,6 +235,11 @@ def sdk_call(create, base_url: str, key: str, *args, **request):
     except openai.APIStatusError as e:
         detail = _scrub(_error_message(e), key)
         message = f"{base_url} answered HTTP {e.status_code}: {detail}"
+        if e.status_code == 404 and _error_code(e) == "model_not_found":
+            gone = openai_models.gone_line(str(request.get("model", "")))
+            raise TransportError(f"{gone} ({message})" if gone else message, systemic=True) from None
+        if e.status_code == 400 and _tools_refused_at_effort(e, request):
+            raise ToolsRefusedAtEffort(message, message) from None
         refused = _refused_parameter(e, request) if e.status_code == 400 else None
         if refused:
             raise ParameterRefused(message, refused) from None
@@ -182,17 +247,36 @@ def sdk_call(create, base_url: str, key: str, *args, **request):
 
 
 # Parameters a model may refuse where the request would still make sense without them.
-OPTIONAL_PARAMETERS = ("temperature", "top_p", "max_tokens", "seed")
+OPTIONAL_PARAMETERS = ("temperature", "top_p", "max_tokens", "seed", "reasoning_effort", "logprobs")
+
+
+def _error_body(e: Any) -> dict:
+    body = e.body if isinstance(e.body, dict) else {}
+    return body.get("error", body) if isinstance(body.get("error", body), dict) else body
+
+
+def _error_code(e: Any) -> str | None:
+    return _error_body(e).get("code") or getattr(e, "code", None)
+
+
+def _tools_refused_at_effort(e: Any, request: dict) -> bool:
+    """A 400 saying function tools do not go with this reasoning effort (gpt-6-luna in Chat
+    Completions at any effort but none)."""
+    text = str(_error_body(e).get("message") or e.message).lower()
+    return bool(request.get("tools")) and "function tools" in text and "reasoning_effort" in text
 
 
 def _refused_parameter(e: Any, request: dict) -> str | None:
     """The optional parameter a 400 names (OpenAI puts it in `param`; others in the message)."""
-    body = e.body if isinstance(e.body, dict) else {}
-    body = body.get("error", body) if isinstance(body.get("error", body), dict) else body
+    body = _error_body(e)
     named = body.get("param")
     if named in OPTIONAL_PARAMETERS and named in request:
         return named
     text = str(body.get("message") or e.message)
+    unrecognized = re.search(r"argument supplied: (\w+)", text)  # OpenAI's older wording
+    if unrecognized and unrecognized.group(1) in OPTIONAL_PARAMETERS \
+            and unrecognized.group(1) in request:
+        return unrecognized.group(1)
     for name in OPTIONAL_PARAMETERS:
         if name in request and (f"'{name}'" in text or f"`{name}`" in text or f'"{name}"' in text):
             return name
@@ -213,9 +297,15 @@ def response_usage(response, seconds: float = 0.0, source: str = "the server") -
     u = response.usage
     details = getattr(u, "prompt_tokens_details", None) if u else None
     hits = getattr(details, "cached_tokens", None) or 0
-    return Usage.of_call(token_count(u.prompt_tokens if u else 0, "prompt_tokens", source),
-                         token_count(u.completion_tokens if u else 0, "completion_tokens", source),
-                         seconds, prompt_cache_hit_tokens=token_count(hits, "cached_tokens", source))
+    thought = getattr(getattr(u, "completion_tokens_details", None), "reasoning_tokens", None) or 0
+    output = token_count(u.completion_tokens if u else 0, "completion_tokens", source)
+    reasoning = token_count(thought, "reasoning_tokens", source)
+    if reasoning > output:  # OpenAI counts the reasoning inside completion_tokens
+        raise TransportError(f"{source} reported reasoning_tokens = {reasoning} of "
+                             f"completion_tokens = {output}: not a part of the output")
+    return Usage.of_call(token_count(u.prompt_tokens if u else 0, "prompt_tokens", source), output,
+                         seconds, prompt_cache_hit_tokens=token_count(hits, "cached_tokens", source),
+                         reasoning_tokens=reasoning)
 
 
 def token_count(value, name: str, source: str) -> int:

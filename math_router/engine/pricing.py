@@ -10,11 +10,9 @@ import re
 
 import attrs
 
+from math_router.engine import openai_models
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
-
-PRICES_DATE = "2025-08-01"
-PRICES_SOURCE = "https://openai.com/api/pricing (standard tier)"
 
 
 @attrs.frozen
@@ -34,25 +32,61 @@ class Price:
 
 LOCAL = Price(0.0, 0.0)
 
+# Checked on this date against the sources named; every row is a model a user could pick for
+# either role on that day. Retiring models keep their rows until their shutdown date
+# (engine.openai_models.RETIREMENTS); gone ones (gpt-4.1-nano, 2026-10-23) are unknown.
+PRICES_DATE = "2026-12-04"
+PRICES_SOURCE = ("https://developers.openai.com/api/docs/pricing (standard tier; gpt-6-sol and "
+                 "gpt-6-luna as announced 2026-09-22, gpt-5.6 as cut that day)")
+
+# USD per million tokens: input, output, prompt-cached input. Reasoning tokens are output
+# tokens (OpenAI counts them inside completion_tokens and bills them at the output rate).
 DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-6-luna": Price(0.10, 0.50, 0.01),
+    "gpt-6-sol": Price(2.00, 10.00, 0.20),
+    "gpt-6.1-sol": Price(2.00, 10.00, 0.10),
+    "gpt-5.6-luna": Price(0.20, 1.20, 0.02),
+    "gpt-5.6-terra": Price(2.00, 12.00, 0.20),
+    "gpt-5.6-sol": Price(4.00, 20.00, 0.40),
+    "gpt-5.5": Price(5.00, 30.00, 0.50),
+    "gpt-5.4": Price(2.50, 15.00, 0.25),
+    "gpt-5.4-mini": Price(0.75, 4.50, 0.075),
+    "gpt-5.4-nano": Price(0.20, 1.25, 0.02),
+    # Retiring 2026-12-11.
+    "gpt-5": Price(1.25, 10.00, 0.125),
+    "gpt-5-mini": Price(0.25, 2.00, 0.025),
+    "gpt-5-nano": Price(0.05, 0.40, 0.005),
+    # Retiring 2027-01-14.
     "gpt-4o": Price(2.50, 10.00, 1.25),
     "gpt-4o-mini": Price(0.15, 0.60, 0.075),
     "gpt-4.1": Price(2.00, 8.00, 0.50),
     "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
-    "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
 }
 
 # The Batch API's tier: half the standard price, input and output, prompt-cached input included
-# (requests answered within 24 h).
-BATCH_PRICES_DATE = "2025-08-01"
-BATCH_PRICES_SOURCE = "https://openai.com/api/pricing (Batch API tier: 50% of standard)"
+# (requests answered within 24 h). Written out rather than derived, so that a test can hold
+# each row to its standard one (a price changed in one table only fails it).
+BATCH_PRICES_DATE = PRICES_DATE
+BATCH_PRICES_SOURCE = "https://developers.openai.com/api/docs/pricing (Batch API tier: 50% of standard)"
 
 BATCH_PRICES: dict[str, Price] = {
+    "gpt-6-luna": Price(0.05, 0.25, 0.005),
+    "gpt-6-sol": Price(1.00, 5.00, 0.10),
+    "gpt-6.1-sol": Price(1.00, 5.00, 0.05),
+    "gpt-5.6-luna": Price(0.10, 0.60, 0.01),
+    "gpt-5.6-terra": Price(1.00, 6.00, 0.10),
+    "gpt-5.6-sol": Price(2.00, 10.00, 0.20),
+    "gpt-5.5": Price(2.50, 15.00, 0.25),
+    "gpt-5.4": Price(1.25, 7.50, 0.125),
+    "gpt-5.4-mini": Price(0.375, 2.25, 0.0375),
+    "gpt-5.4-nano": Price(0.10, 0.625, 0.01),
+    "gpt-5": Price(0.625, 5.00, 0.0625),
+    "gpt-5-mini": Price(0.125, 1.00, 0.0125),
+    "gpt-5-nano": Price(0.025, 0.20, 0.0025),
     "gpt-4o": Price(1.25, 5.00, 0.625),
     "gpt-4o-mini": Price(0.075, 0.30, 0.0375),
     "gpt-4.1": Price(1.00, 4.00, 0.25),
     "gpt-4.1-mini": Price(0.20, 0.80, 0.05),
-    "gpt-4.1-nano": Price(0.05, 0.20, 0.0125),
 }
 
 # Dated snapshots ("gpt-4o-mini-2024-07-18") cost what their family costs.
@@ -67,7 +101,12 @@ def lookup(model: str, extra: dict[str, Price] | None = None, batch: bool = Fals
 
 def _find(table: dict[str, Price], model: str) -> Price | None:
     name = model.lower()
-    return table.get(name) or table.get(_SNAPSHOT.sub("", name))
+    price = table.get(name) or table.get(_SNAPSHOT.sub("", name))
+    gone = openai_models.retirement(name)
+    if price is not None and table.get(name) is None and gone is not None \
+            and gone.shutdown.isoformat() <= PRICES_DATE:
+        return None  # a snapshot gone before the table's date (gpt-4o-2024-05-13) has no price
+    return price
 
 
 def cost(model: str, usage: Usage, *, local: bool = False,

@@ -40,6 +40,10 @@ class Usage:
     cached_output_tokens: int = 0
     cached_seconds: float = 0.0
     cached_prompt_cache_hit_tokens: int = 0
+    # Of `output_tokens`, the hidden reasoning a reasoning model did (billed as output; the
+    # server reports it in completion_tokens_details), and of those, answered by the cache.
+    reasoning_tokens: int = 0
+    cached_reasoning_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(*(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other))))
@@ -49,16 +53,18 @@ class Usage:
 
     @classmethod
     def of_call(cls, input_tokens: int, output_tokens: int, seconds: float = 0.0,
-                prompt_cache_hit_tokens: int = 0) -> Usage:
+                prompt_cache_hit_tokens: int = 0, reasoning_tokens: int = 0) -> Usage:
         """Usage of one call made now."""
         return cls(input_tokens, output_tokens, calls=1, seconds=seconds,
-                   prompt_cache_hit_tokens=prompt_cache_hit_tokens)
+                   prompt_cache_hit_tokens=prompt_cache_hit_tokens,
+                   reasoning_tokens=reasoning_tokens)
 
     def replayed(self) -> Usage:
         """The same figures, answered from the response cache this time."""
         return attrs.evolve(self, cached_calls=self.calls, cached_input_tokens=self.input_tokens,
                             cached_output_tokens=self.output_tokens, cached_seconds=self.seconds,
-                            cached_prompt_cache_hit_tokens=self.prompt_cache_hit_tokens)
+                            cached_prompt_cache_hit_tokens=self.prompt_cache_hit_tokens,
+                            cached_reasoning_tokens=self.reasoning_tokens)
 
     def spent(self) -> Usage:
         """What this run paid for: the figures less what the cache answered."""
@@ -67,7 +73,8 @@ class Usage:
                      calls=self.calls - self.cached_calls,
                      seconds=max(0.0, self.seconds - self.cached_seconds),
                      prompt_cache_hit_tokens=self.prompt_cache_hit_tokens
-                     - self.cached_prompt_cache_hit_tokens)
+                     - self.cached_prompt_cache_hit_tokens,
+                     reasoning_tokens=self.reasoning_tokens - self.cached_reasoning_tokens)
 
 
 @attrs.frozen
@@ -190,7 +197,9 @@ def parse_arguments(arguments: str) -> object:
 def usage_of_response(response: dict, seconds: float = 0.0) -> Usage:
     """Tokens of an OpenAI-shaped response dict (llama-cpp-python returns these)."""
     usage = response.get("usage") or {}
-    return Usage.of_call(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), seconds)
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    return Usage.of_call(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), seconds,
+                         reasoning_tokens=reasoning)
 
 
 def measured_seconds(wall: float, usages) -> float:

@@ -75,7 +75,7 @@ class Stats:
         self.tokens["output_tokens"] += r["output_tokens"]
         for component in ("orchestrator", "specialist"):
             usage = (r["usage"] or {}).get(component, {})
-            for kind in ("input_tokens", "output_tokens"):
+            for kind in ("input_tokens", "output_tokens", "reasoning_tokens"):
                 self.tokens[f"{component}_{kind}"] += usage.get(kind, 0)
         self.tool_calls += r["tool_calls"]
         self.batch_calls += r.get("batch_calls") or 0
@@ -110,6 +110,8 @@ class Stats:
             "output_tokens": self.tokens["output_tokens"],
             "orchestrator_input_tokens": self.tokens["orchestrator_input_tokens"],
             "orchestrator_output_tokens": self.tokens["orchestrator_output_tokens"],
+            # Of the orchestrator's output, its hidden reasoning (billed as output).
+            "orchestrator_reasoning_tokens": self.tokens["orchestrator_reasoning_tokens"],
             "orchestrator_tokens_per_problem": orchestrator_tokens / n_done if n_done else None,
             "specialist_input_tokens": self.tokens["specialist_input_tokens"],
             "specialist_output_tokens": self.tokens["specialist_output_tokens"],
@@ -289,4 +291,5 @@ def reprice(records: list[dict], prices: dict[str, pricing.Price]) -> list[dict]
 def _usage(recorded: dict) -> Usage:
     """The tokens and calls a record kept, as a Usage to price."""
     return Usage(recorded["input_tokens"], recorded["output_tokens"], calls=recorded["calls"],
-                 prompt_cache_hit_tokens=recorded.get("prompt_cache_hit_tokens", 0))
+                 prompt_cache_hit_tokens=recorded.get("prompt_cache_hit_tokens", 0),
+                 reasoning_tokens=recorded.get("reasoning_tokens", 0))

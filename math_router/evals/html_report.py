@@ -238,8 +238,11 @@ function traceView(row) {
       });
     }
     (t.turns || []).forEach((turn, i) => {
+      const u = turn.usage || {};
       s.appendChild(el("h4", "Orchestrator turn " + (i + 1) + (turn.cached ? " (from the cache)" : "")
-                       + (turn.batch ? " (Batch API)" : "")));
+                       + (turn.batch ? " (Batch API)" : "")
+                       + ": " + (u.input_tokens ?? 0) + " tokens in, " + (u.output_tokens ?? 0) + " out"
+                       + (u.reasoning_tokens ? ", of which " + u.reasoning_tokens + " reasoning" : "")));
       if (turn.content) s.appendChild(el("pre", turn.content));
       for (const r of turn.tool_requests || []) s.appendChild(el("pre", "calls " + r.name + "(" + r.arguments + ")", "muted"));
     });

@@ -30,7 +30,8 @@ def usage_table(trace: Trace) -> dict[str, dict[str, int | float]]:
         table[name] = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
                        "calls": u.calls, "cached_calls": u.cached_calls,
                        "seconds": round(u.seconds, 4),
-                       "prompt_cache_hit_tokens": u.prompt_cache_hit_tokens}
+                       "prompt_cache_hit_tokens": u.prompt_cache_hit_tokens,
+                       "reasoning_tokens": u.reasoning_tokens}
     return table
 
 
@@ -99,6 +100,8 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         "specialist_seconds": round(seconds.get("specialist", 0.0), 4),
         "input_tokens": sum(u.input_tokens for u in usage.values()),
         "output_tokens": sum(u.output_tokens for u in usage.values()),
+        # Of the output, the hidden reasoning (billed as output; shown apart).
+        "reasoning_tokens": sum(u.reasoning_tokens for u in usage.values()),
         "usage": usage_table(trace) if trace else {},
         "tool_calls": len(trace.tool_calls) if trace else 0,
         "cost_usd": trace.cost_usd if trace else None,

@@ -111,17 +111,22 @@ def details_table(comparison: dict) -> str:
         spent = s["spent"]
         rows.append([method, secs(s["mean_seconds"]), secs(s["median_seconds"]),
                      f"{s['orchestrator_input_tokens']:,} / {s['orchestrator_output_tokens']:,}",
+                     f"{s.get('orchestrator_reasoning_tokens', 0):,}",
                      f"{s['specialist_input_tokens']:,} / {s['specialist_output_tokens']:,}",
                      "-" if s["tool_calls_per_problem"] is None else f"{s['tool_calls_per_problem']:.2f}",
                      _money(s["total_cost_usd"]), _money(spent["cost_usd"]),
                      f"{spent['calls']} / {spent['cached_calls']}", f"{spent['seconds']:.0f}"])
-    headers = ["method", "mean s", "median s", "orchestrator tok in/out", "specialist tok in/out",
+    headers = ["method", "mean s", "median s", "orchestrator tok in/out",
+               "of which reasoning", "specialist tok in/out",
                "tool calls/problem", "cost", "spent this run", "calls real / cached", "wall s"]
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def _models(stats: dict) -> str:
-    parts = [f"{component}: {', '.join(names)}" for component, names in stats["models"].items()
+    effort = (stats.get("settings") or {}).get("reasoning_effort")
+    parts = [f"{component}: {', '.join(names)}"
+             + (f" (effort {effort})" if component == "orchestrator" and effort else "")
+             for component, names in stats["models"].items()
              if component in ("orchestrator", "specialist")]
     return "; ".join(parts) or "-"
 
