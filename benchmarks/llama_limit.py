@@ -3,6 +3,10 @@ the same build (benchmarks/build_llama_tools.sh, cpu_build.py's flags), the same
 
     python -m benchmarks.llama_limit --model qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
         [--pp 128] [--tg 128] [--batches 1,2,4,8] [--threads N] [--repeat 2]
+        [--ngl 99 --bin DIR]   # on a GPU: llama.cpp's tools from DIR, every layer offloaded
+
+The everyday CPU check of the decoder's per-step work is this script on a Qwen-vocabulary
+model with tiny layers (benchmarks/tiny_vocab_gguf.py) at --batches 1,8,32,64.
 
 Decode: B sequences of `--pp` distinct prompt tokens each, `--tg` tokens generated each
 (end-of-text suppressed, as llama.cpp's benchmarks generate a fixed length): aggregate decode
@@ -43,7 +47,8 @@ def llama_batched_bench(bin_dir: Path, model: str, args) -> dict[int, dict]:
     out = subprocess.run([str(bin_dir / "llama-batched-bench"), "-m", model, "-c", str(ctx),
                           "-b", "512", "-ub", "512", "-npp", str(args.pp), "-ntg", str(args.tg),
                           "-npl", ",".join(map(str, args.batches)), "-t", str(args.threads),
-                          "-kvu", "--output-format", "jsonl"], capture_output=True, text=True)
+                          "-ngl", str(args.ngl), "-kvu", "--output-format", "jsonl"],
+                         capture_output=True, text=True)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     if not rows:
         raise SystemExit(f"llama-batched-bench printed no results: {out.stderr[-800:]}")
@@ -52,7 +57,8 @@ def llama_batched_bench(bin_dir: Path, model: str, args) -> dict[int, dict]:
 
 def llama_bench(bin_dir: Path, model: str, args) -> dict[str, float]:
     out = subprocess.run([str(bin_dir / "llama-bench"), "-m", model, "-p", str(args.pp), "-n",
-                          str(args.tg), "-t", str(args.threads), "-r", "3", "-o", "json"],
+                          str(args.tg), "-t", str(args.threads), "-ngl", str(args.ngl), "-r", "3",
+                          "-o", "json"],
                          capture_output=True, text=True)
     rows = json.loads(out.stdout)
     return {"pp": next(r["avg_ts"] for r in rows if r["n_prompt"] and not r["n_gen"]),
@@ -64,7 +70,7 @@ def ours(model: str, args) -> tuple[dict[int, dict], dict[str, float]]:
     from math_router.llama.batched import BatchedDecoder
     from math_router.llama.runtime import LlamaRuntime
 
-    runtime = LlamaRuntime(model, n_threads=args.threads)
+    runtime = LlamaRuntime(model, n_threads=args.threads, gpu_layers=-1 if args.ngl else 0)
     decoder = BatchedDecoder(runtime, n_seq_max=max(8, max(args.batches)),
                              ctx_per_seq=args.pp + args.tg + 64)
     vocab = runtime.llama.n_vocab()
@@ -106,6 +112,7 @@ def ours_in_a_process(args) -> tuple[dict[int, dict], dict[str, float]]:
     thread teams) of earlier rounds must not share the CPU with this one."""
     out = subprocess.run([sys.executable, "-m", "benchmarks.llama_limit", "--model", args.model,
                           "--pp", str(args.pp), "--tg", str(args.tg), "--threads", str(args.threads),
+                          "--ngl", str(args.ngl),
                           "--batches", ",".join(map(str, args.batches)), "--ours-only"],
                          capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
@@ -121,6 +128,8 @@ def main() -> None:
     parser.add_argument("--tg", type=int, default=128)
     parser.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--ngl", type=int, default=0, help="layers offloaded to the GPU (99: all)")
+    parser.add_argument("--bin", type=Path, help="llama.cpp's tools (default: build_llama_tools.sh)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds, each running llama.cpp's tools then ours (medians reported: "
                              "this VM's speed wanders by up to 2x between minutes)")
@@ -133,7 +142,7 @@ def main() -> None:
     if args.ours_only:
         print(json.dumps(ours(args.model, args)))
         return
-    bin_dir = tools()
+    bin_dir = args.bin or tools()
     rounds = []
     for _ in range(args.repeat):  # interleaved: a slow minute hits both sides alike
         rounds.append((llama_batched_bench(bin_dir, args.model, args),

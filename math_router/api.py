@@ -72,13 +72,16 @@ class Solver:
     notebook loop). Thread-safe: concurrent calls share the batched decoder."""
 
     def __init__(self, methods: str | Iterable[str], *, options: ModelOptions | None = None,
-                 notify: Callable[[str], None] | None = None, calibration=None, **overrides):
+                 notify: Callable[[str], None] | None = None, calibration=None,
+                 concurrency: int | None = None, **overrides):
         from math_router.factory import build_setup
 
         self.methods = method_list(methods)
         overrides, self.calibration = _calibrated(overrides, calibration, [])
         self.options = model_options(options, **overrides)
-        self.setup = build_setup(self.methods, self.options, notify=notify or _quiet)
+        # `concurrency`: the calls answered at once (a server's), so the decoder has room.
+        self.setup = build_setup(self.methods, self.options, notify=notify or _quiet,
+                                 concurrency=concurrency)
 
     def check(self) -> None:
         """One small request to each API the methods call (a wrong key fails here, once)."""
@@ -201,18 +204,20 @@ def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict
          out: Path | None):
     """The built models and how the job runs, and each method's settings.
 
-    `concurrency` None: DEFAULT_CONCURRENCY, or with the Batch API every problem at once
-    (up to BATCH_WORKERS), so that one round carries them all.
+    `concurrency` None: factory.default_concurrency (4 on a CPU, 64 when the specialist runs
+    on a GPU), or with the Batch API every problem at once (up to BATCH_WORKERS), so that one
+    round carries them all.
     """
     from math_router.evals.evaluation import Job
     from math_router.evals.folders import now
     from math_router.evals.provenance import environment
-    from math_router.factory import build_setup, device, method_settings, served_models
+    from math_router.factory import (build_setup, default_concurrency, device, method_settings,
+                                     served_models)
 
-    setup = build_setup(names, opts, notify=notify, batch_out=out)
-    rounds = setup.batch_rounds
     if concurrency is None:
-        concurrency = BATCH_WORKERS if rounds is not None else DEFAULT_CONCURRENCY
+        concurrency = BATCH_WORKERS if opts.batch_api else default_concurrency(opts, names)
+    setup = build_setup(names, opts, notify=notify, batch_out=out, concurrency=concurrency)
+    rounds = setup.batch_rounds
     run_info = {**run_info, "started": now(),
                 "environment": {**environment(), "device": device(setup)}}
     if calibration is not None:

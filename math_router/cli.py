@@ -19,17 +19,19 @@ import click
 from math_router.engine.errors import ONE_LINE, UserError
 from math_router.engine.loop import ToolLimits
 from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
-from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY
+from math_router.evals.evaluation import BATCH_WORKERS
 from math_router.evals.methods import METHODS, question_text
 from math_router.engine.openai_models import EFFORTS
-from math_router.options import DEFAULT_API_MODEL, ModelOptions
+from math_router.options import CPU_CONCURRENCY, DEFAULT_API_MODEL, GPU_CONCURRENCY, ModelOptions
 from math_router.specialists.base import SamplingParams
 from math_router.specialists.modes import MODES
 
 # Every default shown or used here is the options type's own: one source for each.
 DEFAULTS = attrs.fields_dict(ModelOptions)
-CONCURRENCY_HELP = (f"Problems solved at once [default: {DEFAULT_CONCURRENCY}; with --batch-api, "
-                    f"every problem at once, up to {BATCH_WORKERS:,}, so one batch carries them].")
+CONCURRENCY_HELP = (f"Problems solved at once [default: {CPU_CONCURRENCY}, or {GPU_CONCURRENCY} when "
+                    f"the specialist GGUF runs on a GPU (one decode step then carries them all); "
+                    f"with --batch-api, every problem at once, up to {BATCH_WORKERS:,}, so one "
+                    f"batch carries them].")
 SAMPLING = SamplingParams()
 SANDBOX = DEFAULTS["sandbox"].default
 
@@ -478,7 +480,8 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the calibration run and calibration.json.")
 @click.option("--concurrency", type=click.IntRange(1),
-              help=f"Problems solved at once [default: {DEFAULT_CONCURRENCY}].")
+              help=f"Problems solved at once [default: {CPU_CONCURRENCY}, or {GPU_CONCURRENCY} "
+                   f"when the specialist GGUF runs on a GPU].")
 @click.option("--no-progress", is_flag=True)
 @model_options
 def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):
@@ -551,8 +554,9 @@ def report(results, no_plots, prices):
 @click.option("--server-api-key", envvar="MATH_ROUTER_API_KEY", show_envvar=False,
               help="The key clients must send (Authorization: Bearer KEY) [env: "
                    "MATH_ROUTER_API_KEY]; never printed. (--api-key stays the orchestrator's.)")
-@click.option("--max-concurrency", type=click.IntRange(1), default=8, show_default=True,
-              help="Requests answered at once; they share the batched decoder.")
+@click.option("--max-concurrency", type=click.IntRange(1),
+              help=f"Requests answered at once; they share the batched decoder [default: "
+                   f"{CPU_CONCURRENCY * 2}, or {GPU_CONCURRENCY} when the specialist GGUF runs on a GPU].")
 @click.option("--max-queue", type=click.IntRange(0), default=64, show_default=True,
               help="Requests that may wait for a turn; past that, 429 with Retry-After.")
 @click.option("--max-question-chars", type=click.IntRange(1), default=20_000, show_default=True,
@@ -577,8 +581,11 @@ def serve(host, port, served, server_api_key, max_concurrency, max_queue, max_qu
       #     model="cascade", messages=[{"role": "user", "content": "What is 27*14+15?"}])
     """
     from math_router import api
+    from math_router.factory import default_concurrency
     from math_router.server import ServerSettings, check_host, serve as run_server
 
+    if max_concurrency is None:
+        max_concurrency = max(CPU_CONCURRENCY * 2, default_concurrency(make_options(kw), served))
     settings = ServerSettings(max_concurrency=max_concurrency, max_queue=max_queue,
                               max_question_chars=max_question_chars, api_key=server_api_key,
                               log=log_path, log_questions=log_questions)
@@ -587,7 +594,7 @@ def serve(host, port, served, server_api_key, max_concurrency, max_queue, max_qu
         if kw["batch_api"]:
             raise UserError("--batch-api answers within 24 hours: not for a server")
         solver = api.Solver(served, options=make_options(kw), notify=notify,
-                            calibration=calibration)
+                            calibration=calibration, concurrency=max_concurrency)
         solver.check()
         solver.load()
         run_server(solver, host, port, settings, notify)

@@ -23,7 +23,8 @@ from math_router.specialists.caching import CachedSpecialist
 from math_router.engine.chat import ChatModel, OpenAIChat, resolve_api_key, resolve_base_url
 from math_router.engine.errors import UserError
 from math_router.evals.methods import DECLARED, NEEDS, Setup
-from math_router.options import DEFAULT_API_MODEL, ModelOptions  # noqa: F401 (re-exported)
+from math_router.options import (CPU_CONCURRENCY, DEFAULT_API_MODEL, GPU_CONCURRENCY,  # noqa: F401
+                                  ModelOptions)
 from math_router.llama import gguf
 from math_router.specialists.base import Specialist
 from math_router.specialists.modes import DEFAULT_MODE
@@ -34,9 +35,11 @@ DEFAULT_LOCAL_MODEL = "qwen2.5-1.5b-instruct"
 
 
 def build_setup(methods: list[str], options: ModelOptions,
-                notify: Callable[[str], None] = lambda _: None, batch_out: Path | None = None) -> Setup:
+                notify: Callable[[str], None] = lambda _: None, batch_out: Path | None = None,
+                concurrency: int | None = None) -> Setup:
     """The models `methods` need. With `options.batch_api`, the orchestrator's calls go
-    through the Batch API, recorded in `batch_out` (engine.batch_api)."""
+    through the Batch API, recorded in `batch_out` (engine.batch_api). `concurrency` (the
+    problems or requests answered at once) sizes the batched decoder's sequences."""
     rounds = batch_rounds(options, batch_out, notify) if options.batch_api else None
     needs = set().union(*(NEEDS[m] for m in methods))
     modes = options.modes
@@ -47,9 +50,11 @@ def build_setup(methods: list[str], options: ModelOptions,
     # The llm baseline is a chat model of its own when its model or its effort differ.
     apart = "llm" in methods and options.llm_options() != options
     wants = {m for m in methods if "orchestrator" in NEEDS[m] and not (m == "llm" and apart)}
-    orchestrator = build_orchestrator(options, notify, rounds) if wants else None
-    baseline = build_orchestrator(options.llm_options(), notify, rounds) if apart else None
-    specialists = {mode: build_specialist(options, mode, executor) for mode in sorted(modes)} \
+    orchestrator = build_orchestrator(options, notify, rounds, concurrency) if wants else None
+    baseline = build_orchestrator(options.llm_options(), notify, rounds, concurrency) \
+        if apart else None
+    specialists = {mode: build_specialist(options, mode, executor, concurrency)
+                   for mode in sorted(modes)} \
         if "specialist" in needs else {}
     if options.cache:
         cache = ResponseCache(notify=notify)
@@ -133,7 +138,7 @@ def said_once(notify: Callable[[str], None]) -> Callable[[str], None]:
 
 
 def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = lambda _: None,
-                       rounds=None) -> ChatModel:
+                       rounds=None, concurrency: int | None = None) -> ChatModel:
     model, why = orchestrator_reference(options)
     served = options.model is None and resolve_base_url(options.base_url)
     # A name the server listed is the server's, even when it looks like a file name
@@ -151,7 +156,8 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
                                  n_threads=options.threads)
         # The same decoder as the specialist's when both name one GGUF: one set of weights,
         # every sequence of both roles in the same decode steps.
-        decoder = shared_decoder(runtime, **decoder_settings(options)) if options.batch else None
+        decoder = shared_decoder(runtime, **decoder_settings(options, concurrency)) \
+            if options.batch else None
         return LlamaChat(runtime, max_tokens=options.orchestrator_max_tokens or 1024, decoder=decoder)
     if why:
         notify(why)
@@ -167,7 +173,8 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
 
 
 def build_specialist(options: ModelOptions, mode: str = DEFAULT_MODE,
-                     executor: PythonExecutor | None = None) -> Specialist:
+                     executor: PythonExecutor | None = None,
+                     concurrency: int | None = None) -> Specialist:
     ref = options.specialist
     if ref.startswith(("http://", "https://")):
         from math_router.specialists.openai_compat import OpenAISpecialist
@@ -182,16 +189,36 @@ def build_specialist(options: ModelOptions, mode: str = DEFAULT_MODE,
                              n_threads=options.threads)
     decoder = None
     if options.batch:  # one decoder per runtime: every mode's sequences share its steps
-        decoder = shared_decoder(runtime, **decoder_settings(options))
+        decoder = shared_decoder(runtime, **decoder_settings(options, concurrency))
     return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder,
                               mode=mode, executor=executor)
 
 
 _decoders: dict[tuple, object] = {}
 
+# Sequences one decoder holds at most, whatever the work (each costs a slot; KV cells are
+# bounded apart, by the decoder's memory budget).
+MAX_SEQUENCES = 256
 
-def decoder_settings(options: ModelOptions) -> dict:
-    return {"n_seq_max": max(8, options.sampling.k, options.router_samples),
+
+def default_concurrency(options: ModelOptions, methods: list[str]) -> int:
+    """GPU_CONCURRENCY when a GGUF the methods run in process goes to a GPU, else CPU_CONCURRENCY.
+    Asks llama.cpp only when a GGUF is in play (an API-only run never imports it)."""
+    in_process = ("specialist" in set().union(*(NEEDS[m] for m in methods))
+                  and not options.specialist.startswith(("http://", "https://")))
+    if not in_process or options.gpu_layers == 0:
+        return CPU_CONCURRENCY
+    from math_router.llama.runtime import gpu_offload_supported
+
+    return GPU_CONCURRENCY if gpu_offload_supported() else CPU_CONCURRENCY
+
+
+def decoder_settings(options: ModelOptions, concurrency: int | None = None) -> dict:
+    """The batched decoder's size: a sequence for every sample of every request answered at
+    once, so no request waits for a slot while the device could decode it too."""
+    per_request = max(options.sampling.k, options.router_samples, 1)
+    at_once = concurrency or CPU_CONCURRENCY
+    return {"n_seq_max": max(per_request, min(at_once * per_request, MAX_SEQUENCES)),
             "ctx_per_seq": options.specialist_max_tokens + 1024}
 
 

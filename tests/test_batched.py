@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -25,11 +26,47 @@ def decoder(runtime):
     return BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512)
 
 
-def test_one_greedy_sequence_matches_the_plain_chat_path(runtime, decoder):
+def test_one_greedy_sequence_matches_the_plain_chat_path(runtime):
+    # The plain path's attention kernel (llama-cpp-python's default: flash attention off), so
+    # the only difference left is how the next token is chosen: numpy's argmax over the logits
+    # in place against llama.cpp's greedy sampler. Token for token the same.
+    decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512, flash_attn=False)
     plain = runtime.chat(COT.messages(QUESTIONS[0]), max_tokens=40)["choices"][0]["message"]["content"]
     out = decoder.generate(runtime.prompt_tokens(COT.messages(QUESTIONS[0])), max_tokens=40)
     assert out.generations[0].text == plain
     assert out.prompt_tokens == len(runtime.prompt_tokens(COT.messages(QUESTIONS[0])))
+
+
+def test_numpy_greedy_matches_llama_cpps_sampler_in_a_full_batch(runtime):
+    """Three greedy sequences decoded in the same steps, each next token chosen from the step's
+    logits rows by numpy and, in a second decoder, by llama.cpp's own greedy sampler: the same
+    texts (a wrong row would give one sequence another's token)."""
+    prompts = [runtime.prompt_tokens(COT.messages(q)) for q in QUESTIONS]
+
+    def texts(decoder) -> list[str]:
+        # Queue all three before the scheduler starts, in order: the same admission, the same
+        # batch shapes in both decoders.
+        start, decoder._start = decoder._start, lambda: None
+        out, threads = {}, []
+        for i, prompt in enumerate(prompts):
+            def ask(i=i, prompt=prompt):
+                out[i] = decoder.generate(prompt, max_tokens=24, ignore_eos=True).generations[0].text
+            threads.append(threading.Thread(target=ask))
+            threads[-1].start()
+            while len(decoder._queue) < i + 1:
+                time.sleep(0.01)
+        with decoder._cond:
+            start()
+            decoder._cond.notify()
+        for t in threads:
+            t.join()
+        assert decoder.max_active == len(prompts)
+        return [out[i] for i in range(len(prompts))]
+
+    ours = texts(BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512, n_retain=0))
+    theirs = texts(BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512, n_retain=0,
+                                  llama_sampling=True))
+    assert len(set(ours)) == len(prompts) and ours == theirs
 
 
 def test_concurrent_callers_are_decoded_together(runtime, decoder):

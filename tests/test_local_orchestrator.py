@@ -117,7 +117,9 @@ def test_the_batched_prompt_is_the_chat_handlers_token_for_token(runtime, monkey
 def test_batched_turns_agree_with_the_plain_path(runtime):
     from math_router.llama.batched import BatchedDecoder
 
-    decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=768)
+    # The plain path's attention kernel (flash attention off), so that only the choice of the
+    # next token differs: numpy's argmax, and llama.cpp's sampler under the tool's grammar.
+    decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=768, flash_attn=False)
     plain = LlamaChat(runtime, max_tokens=64)
     batched = LlamaChat(runtime, max_tokens=64, decoder=decoder)
     messages = [{"role": "system", "content": "Answer briefly."},

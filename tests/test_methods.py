@@ -22,3 +22,29 @@ def test_each_method_records_its_own_settings_and_no_others():
         assert ("tools" in settings[name]["prompts"]) == declared.delegates, name
         assert ("orchestrator_system" in settings[name]["prompts"]) == (declared.system is not None)
         assert ("specialist" in settings[name]) == ("specialist" in NEEDS[name]), name
+
+
+def test_the_decoder_holds_every_sample_of_every_request_answered_at_once():
+    from math_router.factory import CPU_CONCURRENCY, MAX_SEQUENCES, decoder_settings
+
+    options = ModelOptions()  # the cascade's k = 4
+    assert decoder_settings(options)["n_seq_max"] == CPU_CONCURRENCY * 4
+    assert decoder_settings(options, concurrency=64)["n_seq_max"] == 256
+    assert decoder_settings(options, concurrency=10_000)["n_seq_max"] == MAX_SEQUENCES
+    one = ModelOptions(sampling=ModelOptions().sampling.__class__(k=1))
+    assert decoder_settings(one, concurrency=64)["n_seq_max"] == 64
+    # Never fewer than one request's samples.
+    many = ModelOptions(router_samples=16)
+    assert decoder_settings(many, concurrency=1)["n_seq_max"] == 16
+
+
+def test_the_default_concurrency_asks_llama_cpp_only_for_a_gguf_in_play():
+    from math_router.factory import CPU_CONCURRENCY, GPU_CONCURRENCY, default_concurrency
+    from math_router.llama.runtime import gpu_offload_supported
+
+    api_only = ModelOptions(specialist="http://127.0.0.1:9/v1")
+    assert default_concurrency(api_only, ["router"]) == CPU_CONCURRENCY
+    assert default_concurrency(ModelOptions(), ["llm"]) == CPU_CONCURRENCY
+    assert default_concurrency(ModelOptions(gpu_layers=0), ["slm"]) == CPU_CONCURRENCY
+    expected = GPU_CONCURRENCY if gpu_offload_supported() else CPU_CONCURRENCY
+    assert default_concurrency(ModelOptions(), ["slm"]) == expected

@@ -10,7 +10,8 @@ runtime's model (the weights are shared, the KV cache is its own) with
   all active sequences in each `llama_decode` call;
 - for a request of k samples, evaluates the prompt once on one sequence and
   copies its KV cells to the other k-1 (`llama_memory_seq_cp`), then samples
-  each with its own sampler chain and seed;
+  each with its own seed's random stream (the next tokens of all sequences are chosen
+  together in numpy from the logits in place: `step_sampling`);
 - keeps the KV cells of finished sequences (up to `n_retain`, least recently
   used first out) and starts a new request from the longest prefix it shares
   with one of them: the system prompt and tool schema every orchestrator turn
@@ -33,9 +34,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
 import attrs
+import numpy as np
 
 from math_router.engine.errors import InputTooLong
 from math_router.engine.sampling import GREEDY, SamplingParams
+from math_router.llama import step_sampling
 from math_router.llama.runtime import LlamaRuntime, import_llama_cpp
 
 
@@ -68,7 +71,7 @@ class BatchResult:
 @attrs.define(eq=False)
 class _Sequence:
     seq_id: int
-    sampler: Any
+    sampler: Any  # llama.cpp's sampler chain, for a grammar; None: chosen in numpy (step_sampling)
     position: int
     max_tokens: int
     index: int = 0  # which of its request's samples
@@ -79,6 +82,7 @@ class _Sequence:
     pending_text: str | None = None  # the interlude's text, not yet tokenized
     inject: list[int] = attrs.field(factory=list)  # tokens to evaluate before sampling again
     injected: int = 0
+    random: Any = None  # numpy Generator of a sampled sequence: its seed's own stream
 
 
 @attrs.define(eq=False)
@@ -106,8 +110,17 @@ class BatchedDecoder:
     # A shared prefix shorter than this is not worth a copy.
     MIN_REUSE = 8
 
+    # KV cache memory one decoder may take by default (all sequences together): the cells are
+    # cut to fit, and a request that finds no room waits for it.
+    KV_BUDGET_BYTES = 4 << 30
+
     def __init__(self, runtime: LlamaRuntime, *, n_seq_max: int = 8, ctx_per_seq: int = 2048,
-                 n_batch: int = 512, n_retain: int = 8):
+                 n_batch: int = 512, n_retain: int = 8, kv_budget_bytes: int = KV_BUDGET_BYTES,
+                 flash_attn: bool | None = None, llama_sampling: bool = False):
+        """`flash_attn` None: as llama.cpp's own tools choose (auto: where the backend has it);
+        False: as llama-cpp-python's default context (the plain path's numerics, token for
+        token). `llama_sampling`: every sequence through llama.cpp's sampler chain, one at a
+        time, as before step_sampling (for comparisons)."""
         self.runtime = runtime
         self.n_seq_max = n_seq_max
         self.n_retain = n_retain  # finished sequences whose cells are kept for reuse
@@ -115,6 +128,9 @@ class BatchedDecoder:
         self.prompt_tokens_evaluated = 0  # over the decoder's life, for benchmarks
         self.prompt_tokens_reused = 0
         self.ctx_per_seq = ctx_per_seq
+        self.kv_budget_bytes = kv_budget_bytes
+        self.flash_attn = flash_attn
+        self.llama_sampling = llama_sampling
         self.n_batch = n_batch
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
@@ -127,7 +143,9 @@ class BatchedDecoder:
         # Steps that only decode (no prompt, no injected text): tokens and seconds, for benchmarks.
         self.decode_tokens = 0
         self.decode_seconds = 0.0
-        self._eog: list[int] | None = None
+        self._eog: np.ndarray | None = None
+        self._eog_set: set[int] = set()
+        self._outputs: list[int] = []  # batch positions with logits, in order: llama.cpp's rows
 
     @property
     def name(self) -> str:
@@ -169,19 +187,41 @@ class BatchedDecoder:
         llama = self.runtime.llama  # loads the weights once, shared with the runtime
         # The runtime's own settings (attention kernel, KV types, threads), resized for n sequences.
         params = type(llama.context_params).from_buffer_copy(llama.context_params)
-        # One unified pool of KV cells; no more than the model was trained for,
-        # since llama.cpp then warns of overflow (no position ever gets that far).
-        params.n_ctx = min(self.ctx_per_seq * self.n_seq_max, llama._model.n_ctx_train())
+        # One unified pool of KV cells for all sequences, within the memory budget. No
+        # sequence's positions pass what the model was trained for (n_ctx_train: _admit).
+        self.n_ctx_train = llama._model.n_ctx_train()
+        cells = self.ctx_per_seq * self.n_seq_max
+        params.n_ctx = max(min(cells, self.kv_budget_bytes // self._kv_bytes_per_cell(llama)),
+                           min(self.ctx_per_seq, self.n_ctx_train))
         self.n_ctx = params.n_ctx
         params.n_batch = self.n_batch
         params.n_ubatch = self.n_batch
         params.n_seq_max = self.n_seq_max + self.n_retain
         params.kv_unified = True  # any sequence may use any cell; copies share cells
+        # The attention kernel llama.cpp's own tools pick (auto: flash attention where the
+        # backend has it). llama-cpp-python's default turns it off, which on a 2-core CPU cost
+        # 8-40% of the decode rate at 8-64 sequences (docs/benchmarks.md).
+        params.flash_attn_type = {None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+                                  True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                                  False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED}[self.flash_attn]
         self._model = llama._model
         self._vocab = llama_cpp.llama_model_get_vocab(llama._model.model)
-        self._ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+        self._ctx = _quietly(lambda: _internals.LlamaContext(model=llama._model, params=params,
+                                                             verbose=False))
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.n_seq_max + self.n_retain)
         self._llama_cpp = llama_cpp
+        self._eog_tokens()  # the end-of-generation set _accept reads
+
+    @staticmethod
+    def _kv_bytes_per_cell(llama) -> int:
+        """Bytes of K and V one token takes in every layer (F16 cache, llama.cpp's default)."""
+        import llama_cpp
+
+        model = llama._model.model
+        n_head = max(1, llama_cpp.llama_model_n_head(model))
+        kv_heads = llama_cpp.llama_model_n_head_kv(model) or n_head
+        head_dim = llama_cpp.llama_model_n_embd(model) // n_head
+        return max(1, llama_cpp.llama_model_n_layer(model) * 2 * kv_heads * head_dim * 2)
 
     def _serve(self) -> None:
         """The scheduler: wait for work, admit what fits, decode one step, hand back what ended."""
@@ -237,7 +277,8 @@ class BatchedDecoder:
         while self._queue:
             request = self._queue[0]
             request.max_tokens = min(request.max_tokens,
-                                     max(1, (self.n_ctx - len(request.prompt)) // request.n))
+                                     max(1, (self.n_ctx - len(request.prompt)) // request.n),
+                                     max(1, self.n_ctx_train - len(request.prompt)))
             if sum(r.n for r in active) + request.n > self.n_seq_max:
                 break
             # Kept cells give way, oldest first, to requests that need room.
@@ -287,22 +328,31 @@ class BatchedDecoder:
         return self._model.detokenize(seq.tokens).decode("utf-8", errors="replace")
 
     def _too_long(self, request: _Request) -> bool:
-        """No room for the prompt and one token per sequence, even with the context to itself."""
-        return len(request.prompt) + request.n > self.n_ctx
+        """No room for the prompt and one token per sequence, even with the context to itself,
+        or a prompt past the positions the model was trained for."""
+        return (len(request.prompt) + request.n > self.n_ctx
+                or len(request.prompt) + 1 > self.n_ctx_train)
 
     @staticmethod
     def _cells(request: _Request) -> int:
         return len(request.prompt) + request.n * request.max_tokens
 
     def _new_sequence(self, seq_id: int, request: _Request, index: int) -> _Sequence:
+        s = request.sampling
+        seq = _Sequence(seq_id=seq_id, sampler=None, position=len(request.prompt),
+                        max_tokens=request.max_tokens, index=index)
+        if s.temperature > 0:
+            seq.random = np.random.default_rng(s.seed + index)  # each sample its own stream
+        if request.grammar is None and not self.llama_sampling:
+            return seq  # chosen in numpy with the step's other sequences
         from llama_cpp import _internals
 
         sampler = _internals.LlamaSampler()
         if request.grammar is not None:
             sampler.add_grammar(self._model, request.grammar)
         if request.ignore_eos:
-            sampler.add_logit_bias(self._model.n_vocab(), {t: float("-inf") for t in self._eog_tokens()})
-        s = request.sampling
+            sampler.add_logit_bias(self._model.n_vocab(),
+                                   {t: float("-inf") for t in self._eog_tokens().tolist()})
         if s.temperature <= 0:
             sampler.add_greedy()
         else:
@@ -311,15 +361,17 @@ class BatchedDecoder:
             if s.top_p < 1.0:
                 sampler.add_top_p(s.top_p, 1)
             sampler.add_temp(s.temperature)
-            sampler.add_dist(s.seed + index)  # each sample its own stream
-        return _Sequence(seq_id=seq_id, sampler=sampler, position=len(request.prompt),
-                         max_tokens=request.max_tokens, index=index)
+            sampler.add_dist(s.seed + index)
+        seq.sampler = sampler
+        return seq
 
-    def _eog_tokens(self) -> list[int]:
+    def _eog_tokens(self) -> np.ndarray:
         """Every end-of-generation token of the vocabulary (looked up once)."""
         if self._eog is None:
             is_eog = self._llama_cpp.llama_vocab_is_eog
-            self._eog = [t for t in range(self._model.n_vocab()) if is_eog(self._vocab, t)]
+            self._eog = np.array([t for t in range(self._model.n_vocab()) if is_eog(self._vocab, t)],
+                                 dtype=np.int64)
+            self._eog_set = set(self._eog.tolist())
         return self._eog
 
     def _step(self, active: list[_Request]) -> None:
@@ -327,6 +379,7 @@ class BatchedDecoder:
         in that order of claim on the batch; then a token sampled for each that asked."""
         started = time.perf_counter()
         self._batch.n_tokens = 0
+        self._outputs = []
         with self._cond:  # interludes hand their text over under the lock
             for r in active:
                 for seq in r.sequences:
@@ -356,6 +409,8 @@ class BatchedDecoder:
         batch.seq_id[i][0] = seq_id
         batch.logits[i] = logits
         batch.n_tokens += 1
+        if logits:
+            self._outputs.append(i)
         return i
 
     def _add_decoding(self, active: list[_Request]) -> list[_Sequence]:
@@ -416,20 +471,52 @@ class BatchedDecoder:
         """A token for each sequence whose logits this step computed. A prompt completed now is
         first copied to the request's other sequences: computed once, shared by all."""
         llama_cpp = self._llama_cpp
+        picks: list[tuple[_Request, _Sequence, int]] = []
         for request, index in prefilled:
             first = request.sequences[0].seq_id
             for seq in request.sequences[1:]:
                 llama_cpp.llama_memory_seq_cp(self._ctx.memory, first, seq.seq_id, -1, -1)
-            for seq in request.sequences:
-                self._accept(request, seq, llama_cpp.llama_sampler_sample(seq.sampler.sampler,
-                                                                          self._ctx.ctx, index))
+            picks += [(request, seq, index) for seq in request.sequences]
         owner = {id(s): r for r in active for s in r.sequences}
-        for seq in evaluated:
-            self._accept(owner[id(seq)], seq, llama_cpp.llama_sampler_sample(
-                seq.sampler.sampler, self._ctx.ctx, seq.batch_index))
+        picks += [(owner[id(seq)], seq, seq.batch_index) for seq in evaluated]
+        picks.sort(key=lambda pick: pick[2])  # batch order, llama.cpp's order of logits rows
+        for (request, seq, _), token in zip(picks, self._choose(picks)):
+            self._accept(request, seq, token)
+
+    def _choose(self, picks: list[tuple[_Request, _Sequence, int]]) -> list[int]:
+        """The next token of each pick: sequences under a grammar through llama.cpp's sampler,
+        the rest in numpy, all sequences that share their settings at once."""
+        tokens: list[int] = [0] * len(picks)
+        groups: dict[tuple, list[int]] = {}
+        for k, (request, seq, index) in enumerate(picks):
+            if seq.sampler is not None:
+                tokens[k] = self._llama_cpp.llama_sampler_sample(seq.sampler.sampler,
+                                                                 self._ctx.ctx, index)
+                continue
+            s = request.sampling
+            key = (0.0, 0, 1.0) if s.temperature <= 0 else (s.temperature, s.top_k, s.top_p)
+            groups.setdefault((*key, request.ignore_eos), []).append(k)
+        if not groups:
+            return tokens
+        # llama.cpp keeps the logits of the positions that asked, contiguously, in batch order.
+        everything = step_sampling.logits_view(self._llama_cpp, self._ctx.ctx,
+                                               len(self._outputs), self._model.n_vocab())
+        row_of = {index: row for row, index in enumerate(self._outputs)}
+        for (temperature, top_k, top_p, ignore_eos), members in groups.items():
+            rows = step_sampling.take(everything, [row_of[picks[k][2]] for k in members])
+            banned = self._eog_tokens() if ignore_eos else None
+            if temperature <= 0:
+                chosen = step_sampling.greedy(rows, banned)
+            else:
+                uniforms = np.array([picks[k][1].random.random() for k in members])
+                chosen = step_sampling.sample(rows, uniforms, temperature=temperature,
+                                              top_k=top_k, top_p=top_p, banned=banned)
+            for k, token in zip(members, chosen.tolist()):
+                tokens[k] = token
+        return tokens
 
     def _accept(self, request: _Request, seq: _Sequence, token: int) -> None:
-        if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+        if token in self._eog_set:
             seq.finish_reason = "stop"
             return
         seq.tokens.append(token)
@@ -474,7 +561,8 @@ class BatchedDecoder:
         later requests that start the same way (the others are freed)."""
         freed = []
         for i, seq in enumerate(request.sequences):
-            seq.sampler.close()
+            if seq.sampler is not None:
+                seq.sampler.close()
             if keep and i == 0 and self.n_retain and self._ctx is not None:
                 # Every token but the last sampled one was evaluated into the cells.
                 self._retained[seq.seq_id] = request.prompt + seq.tokens[:-1]
@@ -521,6 +609,21 @@ class BatchedDecoder:
             prompt_tokens=len(request.prompt),
             queue_seconds=started - request.submitted,
             generate_seconds=done - started, prompt_reused=request.reused)
+
+
+def _quietly(make):
+    """`make()` without llama.cpp's warning that the unified KV pool is larger than the model's
+    training context (each sequence's positions stay within it: _admit). llama-cpp-python
+    0.3.36 maps ggml's WARN level to logging.ERROR, so verbose=False does not hide it."""
+    import logging
+
+    logger = logging.getLogger("llama-cpp-python")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        return make()
+    finally:
+        logger.setLevel(level)
 
 
 def _common_prefix(a: list[int], b: list[int], limit: int) -> int:
