@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from math_router.engine.errors import InputTooLong, TransportError, UserError
+from math_router.engine.errors import InputTooLong, TransportError, UnusableText, UserError
 from math_router.evals.methods import question_text
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -117,7 +117,7 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
             raise _too_large(settings)
         try:
             body = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting too: not a request
             raise RequestError(400, "the body is not JSON: send a chat completions request "
                                     "as a JSON object") from None
         if not isinstance(body, dict):
@@ -138,6 +138,7 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
             authorize(request)
             body = await read_body(request)
             model, question, stream = parse_request(body, solver.methods, settings)
+            ignored = sorted(k for k in body if k not in READ_FIELDS)
             if state["admitted"] >= settings.max_concurrency + settings.max_queue:
                 raise RequestError(429, f"the server is answering {settings.max_concurrency} "
                                         f"requests and {settings.max_queue} wait; try again shortly",
@@ -154,6 +155,7 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
                 write_log(log_entry(settings, model, question, None, start, e.status, str(e)))
             return e.response()
         reply = completion_body(result, model)
+        reply["math_router"]["ignored_fields"] = ignored  # checked, and without effect here
         write_log(log_entry(settings, model, question, result, start, 200))
         if stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -197,6 +199,74 @@ def _too_large(settings: ServerSettings) -> RequestError:
                         code="request_too_large")
 
 
+# The fields a request may carry: what this server reads, and what it checks as OpenAI does but
+# does not use (a method's own models choose their sampling; the reply says which it ignored).
+READ_FIELDS = {"model", "messages", "stream", "stream_options", "n"}
+
+
+def _number(low: float, high: float):
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
+
+
+def _integer(low: int, high: int = 2 ** 53):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _stop(v) -> bool:
+    return isinstance(v, str) or (isinstance(v, list) and len(v) <= 4
+                                  and all(isinstance(s, str) for s in v))
+
+
+CHECKED_FIELDS: dict[str, tuple[Any, str]] = {
+    "temperature": (_number(0, 2), "a number from 0 to 2"),
+    "top_p": (_number(0, 1), "a number from 0 to 1"),
+    "max_tokens": (_integer(1), "an integer of at least 1"),
+    "max_completion_tokens": (_integer(1), "an integer of at least 1"),
+    "seed": (_integer(-2 ** 63, 2 ** 63 - 1), "an integer"),
+    "stop": (_stop, "a string or a list of up to 4 strings"),
+    "presence_penalty": (_number(-2, 2), "a number from -2 to 2"),
+    "frequency_penalty": (_number(-2, 2), "a number from -2 to 2"),
+    "logprobs": (lambda v: isinstance(v, bool), "true or false"),
+    "user": (lambda v: isinstance(v, str), "a string"),
+    "response_format": (lambda v: isinstance(v, dict) and isinstance(v.get("type"), str),
+                        "an object with a type"),
+    "reasoning_effort": (lambda v: isinstance(v, str), "a string"),
+    "metadata": (lambda v: isinstance(v, dict), "an object"),
+    "store": (lambda v: isinstance(v, bool), "true or false"),
+    "parallel_tool_calls": (lambda v: isinstance(v, bool), "true or false"),
+    "logit_bias": (lambda v: isinstance(v, dict), "an object of token ids to biases"),
+    "top_logprobs": (_integer(0, 20), "an integer from 0 to 20"),
+    "service_tier": (lambda v: isinstance(v, str), "a string"),
+    "modalities": (lambda v: isinstance(v, list), "a list"),
+    "prompt_cache_key": (lambda v: isinstance(v, str), "a string"),
+    "safety_identifier": (lambda v: isinstance(v, str), "a string"),
+    "verbosity": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def check_fields(body: dict) -> None:
+    """Every field a request carries, checked as OpenAI checks it: an OpenAI-shaped 400 that
+    names the first that is wrong or unknown; tools are refused (a method brings its own)."""
+    for name in ("tools", "tool_choice", "functions", "function_call"):
+        if name in body:
+            raise RequestError(400, f"{name}: this server's methods bring their own tools; "
+                                    f"send the problem as the user message", param=name)
+    for name, value in body.items():
+        if name in READ_FIELDS:
+            continue
+        if name not in CHECKED_FIELDS:
+            raise RequestError(400, f"Unrecognized request argument supplied: {name}", param=name)
+        valid, wanted = CHECKED_FIELDS[name]
+        if value is not None and not valid(value):
+            raise RequestError(400, f"{name} must be {wanted}, got {json.dumps(value)[:60]}",
+                               param=name, code="invalid_type")
+    options = body.get("stream_options")
+    if options is not None and (not isinstance(options, dict) or not isinstance(
+            options.get("include_usage", False), bool)):
+        raise RequestError(400, "stream_options must be an object like {\"include_usage\": true}",
+                           param="stream_options", code="invalid_type")
+
+
 def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> tuple[str, str, bool]:
     """(method, question, stream) of a chat completions request, or the RequestError it earns."""
     model = body.get("model")
@@ -220,7 +290,7 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> t
                            param="messages")
     try:
         question = question_text(question)
-    except UserError as e:
+    except (UserError, UnusableText) as e:
         raise RequestError(400, str(e), param="messages") from None
     if len(question) > settings.max_question_chars:
         raise RequestError(400, f"the question is {len(question):,} characters; this server takes "
@@ -230,8 +300,9 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> t
     if not isinstance(stream, bool):
         raise RequestError(400, "stream must be true or false", param="stream")
     n = body.get("n", 1)
-    if n != 1:
+    if not isinstance(n, int) or isinstance(n, bool) or n != 1:
         raise RequestError(400, "n must be 1: a method gives one answer per request", param="n")
+    check_fields(body)
     return model, question, stream
 
 

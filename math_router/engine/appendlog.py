@@ -29,9 +29,21 @@ def drop_torn_tail(path: Path) -> None:
 
 def append(sink: IO[str], data: dict) -> None:
     """One JSON line, on disk before this returns."""
-    sink.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sink.write(json_line(data))
     sink.flush()
     os.fsync(sink.fileno())
+
+
+def json_line(data, **options) -> str:
+    """JSON text of `data` as UTF-8 can hold it: readable characters as they are, and only when
+    a string holds what UTF-8 cannot (a lone surrogate of a bad question) every non-ASCII
+    character escaped, so the record is written, keeps the exact text, and reads back."""
+    text = json.dumps(data, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, **options)
+    return text + "\n"
 
 
 def lines(path: Path) -> Iterator[tuple[int, int, bytes]]:

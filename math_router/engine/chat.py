@@ -308,14 +308,20 @@ def response_usage(response, seconds: float = 0.0, source: str = "the server") -
                          reasoning_tokens=reasoning)
 
 
+# More tokens than one call could ever hold (a million times the largest context today): a
+# count past it is the server breaking the protocol, and would price into absurd dollars.
+MAX_TOKEN_COUNT = 10 ** 12
+
+
 def token_count(value, name: str, source: str) -> int:
     """A usage figure as the int it must be, or a TransportError naming the server."""
     if value is None:
         return 0
     whole = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)
                                        and value.is_integer())
-    if isinstance(value, bool) or not whole or value < 0:
-        raise TransportError(f"{source} reported {name} = {value!r}, not a count of tokens")
+    if isinstance(value, bool) or not whole or not 0 <= value <= MAX_TOKEN_COUNT:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:20]}... ({len(repr(value))} digits)"
+        raise TransportError(f"{source} reported {name} = {shown}, not a count of tokens")
     return int(value)
 
 

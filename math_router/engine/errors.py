@@ -47,6 +47,23 @@ class ToolError(Exception):
     """A tool refuses its input; the message goes back to the model."""
 
 
+class UnusableText(Exception):
+    """Text that cannot travel as UTF-8 (a lone surrogate from "\\ud800" in JSON, undecodable
+    bytes in argv): that question fails, with the place named; the run goes on."""
+
+
+def check_text(text: str, what: str) -> str:
+    """`text` when every character of it can be sent; else UnusableText naming where."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UnusableText(f"{what} is not valid Unicode: {e.reason} at character {e.start + 1} "
+                           f"(a lone surrogate such as \\u{ord(text[e.start]):04x}, or bytes "
+                           f"that are not UTF-8)") from None
+    return text
+
+
 # What ends a command in one line: the user's mistakes, and a question too long for its model
-# (an error of that one problem in an eval, so not a UserError, which would stop the run).
-ONE_LINE = (UserError, InputTooLong)
+# or not valid Unicode (an error of that one problem in an eval, so not a UserError, which
+# would stop the run).
+ONE_LINE = (UserError, InputTooLong, UnusableText)

@@ -266,7 +266,7 @@ def read_rows(path: Path) -> list[dict]:
         if suffix == ".parquet":
             return _parquet_rows(path)
         if suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is taken
             if isinstance(data, list) and all(isinstance(r, dict) for r in data):
                 return data
             if not isinstance(data, dict):
@@ -276,7 +276,7 @@ def read_rows(path: Path) -> list[dict]:
                                 f"{', '.join(map(str, data))}); write one object per row, as a "
                                 "JSON list or JSONL")
             return [data]
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8-sig") as f:  # a BOM is taken, as in CSV
             return _jsonl_lines(f, str(path))
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read {path}: {e}") from None

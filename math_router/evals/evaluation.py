@@ -11,6 +11,7 @@ comparison.json; answers, answers.jsonl, answers.csv and summary.json.
 from __future__ import annotations
 
 import csv
+import re
 import functools
 from pathlib import Path
 from typing import Callable, Iterator
@@ -117,13 +118,31 @@ def latest_answers(folder: AnswerFolder, problems: list[Problem]) -> Iterator[di
 def write_answers_csv(folder: AnswerFolder, problems: list[Problem]) -> None:
     """answers.csv in the input's order, made anew from answers.jsonl (which stays the record)."""
     tmp = folder.csv.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    # A question UTF-8 cannot hold (its record says so) is written with the bad character
+    # escaped rather than losing the file.
+    with tmp.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for r in latest_answers(folder, problems):
             row = {**r, "models": "; ".join(f"{k}: {v}" for k, v in r["models"].items())}
-            writer.writerow(["" if row.get(c) is None else row[c] for c in CSV_COLUMNS])
+            writer.writerow([spreadsheet_cell("" if row.get(c) is None else row[c])
+                             for c in CSV_COLUMNS])
     tmp.replace(folder.csv)
+
+
+# A cell a spreadsheet would read as a formula starts with one of these (OWASP's CSV injection
+# list); the csv module quotes, but quoting does not stop a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value):
+    """A CSV cell no spreadsheet runs: text that starts like a formula gets a leading ', as
+    spreadsheet tools expect; numbers (-42, +7, 1e5) stay numbers."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START) \
+            or _NUMBER.fullmatch(value):
+        return value
+    return "'" + value
 
 
 def summarize_answers(folder: AnswerFolder, problems: list[Problem], method: str, job: Job) -> dict:

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from math_router.engine.appendlog import json_line
 from math_router.engine.errors import UserError
 from math_router.evals.datasets import Problem
 
@@ -39,9 +40,13 @@ def read_json(path: Path) -> dict:
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write via a temporary file, so a kill never leaves half a JSON file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-                   encoding="utf-8")
+    tmp.write_text(json_line(data, indent=2), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def as_written(text: str) -> str:
+    """`text` as samples.csv holds it: what UTF-8 cannot hold (a lone surrogate) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def now() -> str:
@@ -81,7 +86,7 @@ class EvalFolder:
         """Refuse a run into this folder that would mix problems or settings; reads only."""
         if self.samples.exists():
             saved = [(row.get("id"), row.get("question")) for row in read_samples(self.samples)]
-            if saved != [(p.id, p.question) for p in problems]:
+            if saved != [(p.id, as_written(p.question)) for p in problems]:
                 raise UserError(f"{self.out} holds results for other problems (see its samples.csv): "
                                 "pass the same --dataset, --n and --seed, or a fresh --out")
         info = self.info()
@@ -102,7 +107,7 @@ class EvalFolder:
         info = self.info()
         self.out.mkdir(parents=True, exist_ok=True)
         if not self.samples.exists():
-            with self.samples.open("w", newline="", encoding="utf-8") as f:
+            with self.samples.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
                 writer = csv.writer(f)
                 writer.writerow(["id", "question", "gold"])
                 writer.writerows([p.id, p.question, p.gold] for p in problems)

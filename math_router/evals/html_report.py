@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import json
 from pathlib import Path
 
@@ -108,12 +109,13 @@ def image_tag(path: Path) -> str:
 
 def write_html(path: Path, title: str, summary_html: str, data: dict, plots: list[Path]) -> Path:
     figures = "".join(image_tag(p) for p in plots if p.exists())
-    page = (PAGE.replace("{{title}}", html.escape(title))
-            .replace("{{summary}}", summary_html)
-            .replace("{{plots}}", f"<h2>Plots</h2><div class=\"plots\">{figures}</div>" if figures else "")
-            .replace("{{data}}", safe_json(data))
-            .replace("{{script}}", SCRIPT).replace("{{style}}", STYLE))
-    path.write_text(page, encoding="utf-8")
+    values = {"title": html.escape(title), "summary": summary_html,
+              "plots": f"<h2>Plots</h2><div class=\"plots\">{figures}</div>" if figures else "",
+              "data": safe_json(data), "script": SCRIPT, "style": STYLE}
+    # One pass over the template: what a value holds ("{{data}}" in a question) is never
+    # read as a placeholder, as chained str.replace calls would read it.
+    page = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], PAGE)
+    path.write_text(page, encoding="utf-8", errors="backslashreplace")
     return path
 
 

@@ -19,7 +19,7 @@ import attrs
 
 from math_router.engine import loop
 from math_router.engine.chat import ChatModel
-from math_router.engine.errors import TransportError, UserError
+from math_router.engine.errors import TransportError, UserError, check_text
 from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import Trace, Usage, Vote
 from math_router.engine.answers import extract_answer, normalize, vote
@@ -314,7 +314,7 @@ def question_text(question: str | None) -> str:
     """The question as the methods send it; the one check that it says something."""
     if not question or not question.strip():
         raise UserError("the question is empty")
-    return question.strip()
+    return check_text(question, "the question").strip()
 
 
 def _need(part, method: str, what: str):

@@ -154,7 +154,9 @@ def read_records(path: Path) -> list[dict]:
     if data and not data.endswith(b"\n"):
         data = data[:data.rfind(b"\n") + 1]
     records = []
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+    # Records end at "\n" alone: str.splitlines() would also split at U+2028, U+0085 and other
+    # separators a question or an answer may hold, inside a record.
+    for number, line in enumerate(data.decode("utf-8", errors="replace").split("\n"), 1):
         if line.strip():
             try:
                 records.append(json.loads(line))

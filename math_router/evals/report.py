@@ -276,7 +276,7 @@ def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
     lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     lines += ["## Notes", ""] + [f"- {n}" for n in notes(comparison)] + [""]
     path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text("\n".join(lines), encoding="utf-8", errors="backslashreplace")
     return path
 
 
