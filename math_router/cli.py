@@ -23,11 +23,13 @@ from math_router.evals.evaluation import BATCH_WORKERS
 from math_router.evals.methods import METHODS, question_text
 from math_router.engine.openai_models import EFFORTS
 from math_router.options import CPU_CONCURRENCY, DEFAULT_API_MODEL, GPU_CONCURRENCY, ModelOptions
+from math_router.server import ServerSettings
 from math_router.specialists.base import SamplingParams
 from math_router.specialists.modes import MODES
 
 # Every default shown or used here is the options type's own: one source for each.
 DEFAULTS = attrs.fields_dict(ModelOptions)
+SERVER = attrs.fields_dict(ServerSettings)
 CONCURRENCY_HELP = (f"Problems solved at once [default: {CPU_CONCURRENCY}, or {GPU_CONCURRENCY} when "
                     f"the specialist GGUF runs on a GPU (one decode step then carries them all); "
                     f"with --batch-api, every problem at once, up to {BATCH_WORKERS:,}, so one "
@@ -557,6 +559,16 @@ def report(results, no_plots, prices):
 @click.option("--max-concurrency", type=click.IntRange(1),
               help=f"Requests answered at once; they share the batched decoder [default: "
                    f"{CPU_CONCURRENCY * 2}, or {GPU_CONCURRENCY} when the specialist GGUF runs on a GPU].")
+@click.option("--read-timeout", "read_seconds", type=click.FloatRange(0.1),
+              default=SERVER["read_seconds"].default, show_default=True,
+              help="Seconds a client has to send a whole request (headers and body); a slower "
+                   "connection is closed.")
+@click.option("--max-connections-per-client", type=click.IntRange(1),
+              default=SERVER["max_connections_per_client"].default, show_default=True,
+              help="Open connections one client address may hold.")
+@click.option("--max-connections", type=click.IntRange(1),
+              default=SERVER["max_connections"].default, show_default=True,
+              help="Open connections in all; past it, 503.")
 @click.option("--max-queue", type=click.IntRange(0), default=64, show_default=True,
               help="Requests that may wait for a turn; past that, 429 with Retry-After.")
 @click.option("--max-question-chars", type=click.IntRange(1), default=20_000, show_default=True,
@@ -568,7 +580,8 @@ def report(results, no_plots, prices):
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold for the cascade.")
 @model_options
-def serve(host, port, served, server_api_key, max_concurrency, max_queue, max_question_chars,
+def serve(host, port, served, server_api_key, max_concurrency, read_seconds,
+          max_connections_per_client, max_connections, max_queue, max_question_chars,
           log_path, log_questions, calibration, **kw):
     """Serve the methods as OpenAI-compatible chat models: point any OpenAI client at
     http://HOST:PORT/v1 and ask for model router, cascade, llm or slm.
@@ -587,6 +600,9 @@ def serve(host, port, served, server_api_key, max_concurrency, max_queue, max_qu
     if max_concurrency is None:
         max_concurrency = max(CPU_CONCURRENCY * 2, default_concurrency(make_options(kw), served))
     settings = ServerSettings(max_concurrency=max_concurrency, max_queue=max_queue,
+                              read_seconds=read_seconds,
+                              max_connections_per_client=max_connections_per_client,
+                              max_connections=max_connections,
                               max_question_chars=max_question_chars, api_key=server_api_key,
                               log=log_path, log_questions=log_questions)
     with user_errors():
@@ -641,6 +657,10 @@ def main(argv=None) -> int:
         return e.exit_code
     except ONE_LINE as e:
         click.echo(f"Error: {e}", err=True)
+        return 1
+    except OSError as e:  # a disk that is full, a folder that is read-only: what and where
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        click.echo(f"Error: cannot write or read {where}{e.strerror or e}", err=True)
         return 1
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Error: interrupted", err=True)

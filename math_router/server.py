@@ -51,6 +51,13 @@ class ServerSettings:
     log: Path | None = None  # one JSON line per request: time, model, question hash, answer, cost
     log_questions: bool = False  # the question's text in the log instead of its hash
     retry_after: int = 2  # seconds a 429 asks the client to wait
+    # Connections: a request (headers and body) is read within this many seconds of its first
+    # byte, or the connection is closed; one client (by address) holds at most
+    # `max_connections_per_client`; past `max_connections` in all, uvicorn answers 503. Both
+    # stay under the usual limit of 1,024 open files.
+    read_seconds: float = 30.0
+    max_connections_per_client: int = 256
+    max_connections: int = 512
 
 
 class RequestError(Exception):
@@ -420,5 +427,8 @@ def serve(solver, host: str, port: int, settings: ServerSettings,
     app = create_app(solver, settings)
     notify(f"serving {', '.join(solver.methods)} on http://{host}:{port}/v1"
            + (" (clients send the server's key)" if settings.api_key else ""))
+    from math_router.server_connections import limited_protocol
+
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                server_header=False)
+                server_header=False, limit_concurrency=settings.max_connections,
+                http=limited_protocol(settings.read_seconds, settings.max_connections_per_client))

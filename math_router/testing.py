@@ -36,6 +36,7 @@ class Reply:
     delay: float = 0.0
     raw: bytes | None = None  # sent instead of `body` as JSON (a reply that breaks the protocol)
     trickle: float = 0.0  # seconds between bytes: a server that answers, very slowly
+    header_trickle: float = 0.0  # seconds between the bytes of the status line and headers
 
 
 def raw_reply(data: bytes, status: int = 200, trickle: float = 0.0) -> Reply:
@@ -475,6 +476,15 @@ class ChatServer:
 
             def _send(self, reply: Reply) -> None:
                 data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+                if reply.header_trickle:
+                    head = (f"HTTP/1.1 {reply.status} OK\r\nContent-Type: application/json\r\n"
+                            f"Content-Length: {len(data)}\r\n\r\n").encode()
+                    for i in range(len(head)):
+                        self.wfile.write(head[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.header_trickle)
+                    self.wfile.write(data)
+                    return
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -235,3 +235,63 @@ def test_serve_answers_a_lone_surrogate_with_a_400_before_paying(served):
     status, body = post(server, raw)
     assert status == 400 and "not valid Unicode" in body["error"]["message"]
     assert len(orch.requests) == before
+
+
+def test_a_server_that_trickles_its_headers_is_bounded_by_timeout():
+    import time
+
+    from math_router.testing import Reply
+
+    def slow_headers(request):
+        return Reply(body=completion("So \\boxed{4}.").body, header_trickle=0.5)
+
+    with ChatServer(slow_headers) as orch:
+        start = time.monotonic()
+        result = solve("What is 2+2?", "--method", "llm", "--base-url", orch.url, "--timeout", "2")
+        took = time.monotonic() - start
+    assert "did not answer in time" in one_line(result)
+    assert took < 3 * 2 + 5  # three tries (the SDK retries twice) of 2 s each, and its backoff
+
+
+def test_serve_closes_slow_requests_and_caps_one_clients_connections(tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    from tests.test_server import orchestrator, specialist, start
+
+    def health(server) -> int:
+        base = server.url.rsplit("/v1", 1)[0]
+        with urllib.request.urlopen(base + "/health", timeout=10) as response:
+            return response.status
+
+    def closed(sock: socket.socket, within: float) -> bool:
+        sock.settimeout(within)
+        try:
+            return sock.recv(1) == b""
+        except socket.timeout:
+            return False
+        except ConnectionError:
+            return True
+
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        server = start(tmp_path, orch, spec, "--methods", "llm", "--read-timeout", "1.5",
+                       "--max-connections-per-client", "6")
+        host, port = server.url.split("//")[1].split("/")[0].split(":")
+        try:
+            trickler = socket.create_connection((host, int(port)))
+            trickler.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+            idle = [socket.create_connection((host, int(port))) for _ in range(5)]
+            extra = socket.create_connection((host, int(port)))  # the seventh from this address
+            assert closed(extra, 2.0)
+            for _ in range(4):  # a header byte now and then does not keep it open
+                time.sleep(0.5)
+                try:
+                    trickler.sendall(b"X")
+                except OSError:
+                    break
+            assert closed(trickler, 2.0) and all(closed(s, 2.0) for s in idle)
+            assert health(server) == 200  # the slots are free again
+        finally:
+            server.proc.terminate()
+            server.proc.wait(10)

@@ -9,10 +9,11 @@
     sampling.py     SamplingParams, GREEDY: how k solutions are sampled
     answers.py      extract_answer, normalize: reading an answer out of a text
     pricing.py      the dated price table; cost(usage)
+    openai_models.py  which OpenAI models reason by default, which retire when, replacements
     cache.py, caching.py  the SQLite response cache and the cached ChatModel
     batch_api.py    BatchChat, BatchRounds, BatchLedger: the OpenAI Batch API behind ChatModel
     appendlog.py    append-only JSONL that a kill cannot damage
     progress.py     say(): progress lines while a question is answered
     hub.py          may the Hugging Face Hub be used right now?
-    errors.py       UserError, TransportError, ToolError
+    errors.py       UserError, TransportError, ToolError, UnusableText
 """

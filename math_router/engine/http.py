@@ -1,13 +1,16 @@
 """The openai clients of this package, with a deadline for each whole reply.
 
-httpx's timeouts bound each read, so a server that sends its headers and then a byte
-every half second is never stopped by them. The transport here also bounds the whole
-reply: past `timeout` seconds from the request, the next byte raises httpx's own
-ReadTimeout, which the openai SDK reports (and retries) as a timeout.
+httpx's timeouts bound each read, so a server that sends its headers, or its body, a byte
+every half second is never stopped by them. The transport here bounds the whole exchange:
+connecting and the headers run on a helper thread that the caller stops waiting for at the
+deadline (the abandoned exchange is closed when it ends), and past the deadline the next byte
+of the body raises httpx's own ReadTimeout, which the openai SDK reports (and retries) as a
+timeout. httpx has no total deadline of its own (its timeouts are per operation).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 
@@ -16,6 +19,14 @@ def _httpx():
     import openai._base_client as base  # which one it imported is only said there
 
     return getattr(base, "httpx2", None) or getattr(base, "httpx")
+
+
+def _close_when_done(done: threading.Event, outcome: dict) -> None:
+    """An exchange the caller gave up on: close its response when it finally comes."""
+    done.wait()
+    response = outcome.get("response")
+    if response is not None:
+        response.close()
 
 
 def client(*, api_key: str, base_url: str | None, timeout: float, max_retries: int = 2):
@@ -41,7 +52,25 @@ def client(*, api_key: str, base_url: str | None, timeout: float, max_retries: i
     class DeadlineTransport(httpx.HTTPTransport):
         def handle_request(self, request):
             deadline = time.monotonic() + timeout
-            response = super().handle_request(request)
+            outcome: dict = {}
+            done = threading.Event()
+
+            def exchange() -> None:
+                try:
+                    outcome["response"] = httpx.HTTPTransport.handle_request(self, request)
+                except BaseException as e:  # handed to the caller's thread
+                    outcome["error"] = e
+                finally:
+                    done.set()
+
+            threading.Thread(target=exchange, name="http-exchange", daemon=True).start()
+            if not done.wait(timeout):
+                threading.Thread(target=_close_when_done, args=(done, outcome),
+                                 daemon=True).start()
+                raise httpx.ReadTimeout(f"no reply headers in {timeout:g} s", request=request)
+            if "error" in outcome:
+                raise outcome["error"]
+            response = outcome["response"]
             response.stream = Deadline(response.stream, deadline, request)
             return response
 

@@ -10,6 +10,7 @@ comparison.json; answers, answers.jsonl, answers.csv and summary.json.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 import functools
@@ -19,7 +20,7 @@ from typing import Callable, Iterator
 import attrs
 
 from math_router.evals.datasets import Problem
-from math_router.evals.folders import AnswerFolder, EvalFolder, write_json_atomic
+from math_router.evals.folders import AnswerFolder, EvalFolder, one_writer, write_json_atomic
 from math_router.evals.methods import METHODS, Setup, preflight
 from math_router.evals.records import answer_record
 from math_router.evals.runner import Workers, read_at, run, run_method, scan
@@ -66,17 +67,18 @@ def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
     from math_router.evals.report import load_results, write_comparison
 
     folder = EvalFolder(out)
-    folder.check(problems, settings)
-    preflight(job.setup, methods)
-    job.notify(f"results: {out}")
-    folder.prepare(problems, job.run_info, settings)
-    for method in methods:
-        run_method(out, method, functools.partial(METHODS[method], job.setup), problems,
-                   concurrency=job.concurrency, progress=job.progress, workers=job.workers,
-                   status=job.status)
-        folder.record_served_models(method, job.served_models())
-    results = load_results(out)
-    return Evaluation(out, write_comparison(out, results), results)
+    with one_writer(out):
+        folder.check(problems, settings)
+        preflight(job.setup, methods)
+        job.notify(f"results: {out}")
+        folder.prepare(problems, job.run_info, settings)
+        for method in methods:
+            run_method(out, method, functools.partial(METHODS[method], job.setup), problems,
+                       concurrency=job.concurrency, progress=job.progress, workers=job.workers,
+                       status=job.status)
+            folder.record_served_models(method, job.served_models())
+        results = load_results(out)
+        return Evaluation(out, write_comparison(out, results), results)
 
 
 # The columns of answers.csv: what a spreadsheet needs, the rest is in answers.jsonl.
@@ -90,6 +92,12 @@ def answer(job: Job, method: str, problems: list[Problem], out: Path | None,
     into `out` finished first, then each new one as soon as it is on disk. With `out`, the
     folder's answers.csv and summary.json are written at the end."""
     folder = AnswerFolder(out) if out is not None else None
+    with one_writer(out) if out is not None else contextlib.nullcontext():
+        yield from _answer(job, method, problems, out, folder, settings)
+
+
+def _answer(job: Job, method: str, problems: list[Problem], out: Path | None,
+            folder: AnswerFolder | None, settings: dict) -> Iterator[dict]:
     if folder is not None:
         folder.check(problems, settings)
     preflight(job.setup, [method])

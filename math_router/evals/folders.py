@@ -11,6 +11,7 @@ settings (run.json). A refused rerun changes nothing on disk.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -39,9 +40,56 @@ def read_json(path: Path) -> dict:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write via a temporary file, so a kill never leaves half a JSON file."""
+    write_text_atomic(path, json_line(data, indent=2))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """`text` into `path` via a temporary file beside it; a disk that is full or a folder that
+    is read-only ends in one line, and leaves neither the temporary file nor half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json_line(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+@contextlib.contextmanager
+def one_writer(out: Path):
+    """Hold OUT/.lock while a job writes the folder: a second run into the same folder says who
+    holds it and stops before it builds a model or pays for a call. The kernel drops the lock
+    when the holder ends, however it ends (kill -9 included), so a stale lock never stays.
+    A folder left with nothing but the lock in it (a run refused at its first request) is
+    removed again: an empty folder is no result to keep."""
+    import fcntl
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / ".lock"
+        handle = path.open("a+", encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot write to {out}: {e.strerror or e}") from None
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise UserError(f"{out} is being written by another run ({holder}): wait for it to "
+                            f"finish, or pass another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {now()}")
+        handle.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # while still holding the lock
+            if [p.name for p in out.iterdir()] == [".lock"]:
+                path.unlink()
+                out.rmdir()
+        handle.close()
 
 
 def as_written(text: str) -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 import json
+import re
 from pathlib import Path
 
 from math_router.evals.compare import BASELINE, paired
+from math_router.evals.folders import write_text_atomic
 
 STATUS = {True: "right", False: "wrong", None: "ungraded"}
 
@@ -115,7 +116,7 @@ def write_html(path: Path, title: str, summary_html: str, data: dict, plots: lis
     # One pass over the template: what a value holds ("{{data}}" in a question) is never
     # read as a placeholder, as chained str.replace calls would read it.
     page = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], PAGE)
-    path.write_text(page, encoding="utf-8", errors="backslashreplace")
+    write_text_atomic(path, page)
     return path
 
 

@@ -13,7 +13,7 @@ from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
 from math_router.evals.compare import BASELINE, compare, paired, reprice
 from math_router.evals.methods import METHODS
-from math_router.evals.folders import EvalFolder, read_json, write_json_atomic
+from math_router.evals.folders import EvalFolder, read_json, write_json_atomic, write_text_atomic
 from math_router.evals.records import latest_records, read_records
 
 
@@ -276,7 +276,7 @@ def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
     lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     lines += ["## Notes", ""] + [f"- {n}" for n in notes(comparison)] + [""]
     path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8", errors="backslashreplace")
+    write_text_atomic(path, "\n".join(lines))
     return path
 
 
