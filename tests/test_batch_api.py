@@ -251,3 +251,21 @@ def test_a_cascades_escalations_are_one_round_after_the_votes(tmp_path):
     assert all(records[q]["answer"] == "7" for q in QUESTIONS if q not in split)
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary["escalation_rate"] == pytest.approx(0.5) and summary["batch_calls"] == 6
+
+
+def test_scattered_failed_lines_do_not_stop_the_run(tmp_path):
+    """Every third line of one batch fails alike: in the input's order no five failures stand
+    in a row, so every other answer downloaded is kept and the run goes to its end."""
+    questions = [f"What is {i} plus {i + 1}?" for i in range(18)]
+    data = write_input(tmp_path, questions)
+    scattered = BatchBehaviour(seconds=0.2, fail=lambda line: "the server had an error"
+                               if int(re.findall(r"\d+", user_question(line["body"]))[0]) % 3 == 0
+                               else None)
+    with ChatServer(summed, batch=scattered) as server:
+        result = solve("--input", str(data), "--method", "llm", "--out", str(tmp_path / "b"),
+                       "--concurrency", "18", *batch_flags(server))
+    rows = read_records(tmp_path / "b" / "answers.jsonl")
+    failed = [r for r in rows if r["error"]]
+    assert result.exit_code == 1 and "in a row" not in result.output
+    assert len(rows) == 18 and 0 < len(failed) < 18
+    assert all(r["answer"] is not None for r in rows if not r["error"])

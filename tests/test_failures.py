@@ -86,3 +86,37 @@ def Reply400(message: str, param: str):
 
     return Reply(status=400, body={"error": {"message": message, "type": "invalid_request_error",
                                              "param": param, "code": "unsupported_value"}})
+
+
+def test_the_same_error_stop_counts_in_the_inputs_order_not_as_problems_finish():
+    """Failures that come back first (a Batch API round's failed lines) but stand apart in the
+    input do not stop the run; five neighbours failing alike do."""
+    import time
+
+    from math_router.engine.errors import TransportError, UserError
+    from math_router.evals.datasets import Problem
+    from math_router.evals.runner import run
+
+    problems = [Problem(str(i), f"q{i}", "1", "gsm8k") for i in range(15)]
+
+    def solve(question):
+        if int(question[1:]) % 3 == 0:
+            raise TransportError("the line failed")  # at once: these finish first
+        time.sleep(0.3)
+        return None
+
+    def record(problem, trace, error):
+        return {"id": problem.id, "error": error, "correct": None if error else True}
+
+    records = list(run(problems, solve, record, path=None, label="t", concurrency=15,
+                       progress=False))  # five failures, all first, none next to another
+    assert len(records) == 15 and sum(r["error"] is not None for r in records) == 5
+
+    def neighbours(question):
+        if int(question[1:]) in range(3, 8):
+            raise TransportError("the line failed")
+        time.sleep(0.3)
+
+    with pytest.raises(UserError, match="in a row"):
+        list(run(problems, neighbours, record, path=None, label="t", concurrency=15,
+                 progress=False))

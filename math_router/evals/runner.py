@@ -101,15 +101,40 @@ class Tally:
         return ", ".join(parts)
 
 
+class SameErrorRun:
+    """The longest run of neighbouring problems (in the order given) that ended in the same
+    error, through the one that just finished; a problem not finished yet breaks a run."""
+
+    def __init__(self, ids: list[str]):
+        self.position = {problem_id: i for i, problem_id in enumerate(ids)}
+        self.errors: dict[int, str | None] = {}
+
+    def add(self, problem_id: str, error: str | None) -> int:
+        here = self.position.get(problem_id)
+        if here is None or error is None:
+            if here is not None:
+                self.errors[here] = None
+            return 0
+        self.errors[here] = error
+        length = 1
+        for step in (-1, 1):
+            i = here + step
+            while self.errors.get(i, "") == error:
+                length += 1
+                i += step
+        return length
+
+
 def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path: Path | None,
         label: str, concurrency: int = 1, progress: bool = True,
         workers: Workers | None = None, status: Callable[[], str] | None = None) -> Iterator[dict]:
     """Solve every problem without a good record in `path`, yielding each new record once it
     is on disk (`path` None: nothing is written, nothing resumes).
 
-    The same error `SAME_ERROR_LIMIT` times in a row stops the run with a UserError,
-    keeping what finished. `status` adds a line of its own to the progress bar (the
-    Batch API's state).
+    The same error on `SAME_ERROR_LIMIT` problems in a row, in the input's order, stops the
+    run with a UserError, keeping what finished. (In the input's order, not as they finish:
+    a Batch API round hands back its scattered failures all at once.) `status` adds a line
+    of its own to the progress bar (the Batch API's state).
     """
     finished: dict[str, Finished] = {}
     if path is not None:
@@ -119,7 +144,7 @@ def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path:
     tally = Tally(finished)
     bar = _progress(label, len(problems), len(problems) - len(todo), tally) if progress else None
     ticker = _Ticker(bar, tally, status) if bar is not None and status is not None else None
-    streak: list[str] = []
+    streak = SameErrorRun([p.id for p in todo])
     sink = path.open("a", encoding="utf-8") if path is not None else None
     try:
         for rec in _solve_all(solve, make_record, todo, concurrency, workers):
@@ -130,16 +155,10 @@ def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path:
                 bar.update(1)
                 bar.set_postfix_str(_postfix(tally, status))
             yield rec
-            if rec["error"] is None:
-                streak = []
-            elif streak and streak[-1] == rec["error"]:
-                streak.append(rec["error"])
-            else:
-                streak = [rec["error"]]
-            if len(streak) >= SAME_ERROR_LIMIT:
+            if streak.add(rec["id"], rec["error"]) >= SAME_ERROR_LIMIT:
                 raise UserError(f"{label}: the same error on {SAME_ERROR_LIMIT} problems in a row, "
                                 f"so the run stopped (finished problems are kept; rerun to "
-                                f"retry): {streak[-1]}")
+                                f"retry): {rec['error']}")
     finally:
         if ticker is not None:
             ticker.stop()
