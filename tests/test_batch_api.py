@@ -269,3 +269,23 @@ def test_scattered_failed_lines_do_not_stop_the_run(tmp_path):
     assert result.exit_code == 1 and "in a row" not in result.output
     assert len(rows) == 18 and 0 < len(failed) < 18
     assert all(r["answer"] is not None for r in rows if not r["error"])
+
+
+def test_a_rerun_after_batches_folder_was_lost_downloads_again_and_pays_nothing(tmp_path):
+    import shutil
+
+    data = write_input(tmp_path)
+    out = tmp_path / "b"
+    with ChatServer(summed, batch=BatchBehaviour(seconds=0.2)) as server:
+        assert solve("--input", str(data), "--method", "llm", "--out", str(out), "--no-cache",
+                     *batch_flags(server)).exit_code == 0
+        # As if killed after the batch ended but before its answers were written, and the
+        # downloaded files deleted since: the ledger is all that is left of what was paid.
+        (out / "answers.jsonl").unlink()
+        shutil.rmtree(out / "batches")
+        again = solve("--input", str(data), "--method", "llm", "--out", str(out), "--no-cache",
+                      *batch_flags(server))
+        assert again.exit_code == 0, again.output
+        assert len(server.batch_api.batches) == 1 and len(server.batch_api.lines) == len(QUESTIONS)
+    records = read_records(out / "answers.jsonl")
+    assert sorted(r["answer"] for r in records) == sorted(str(2 * i + 1) for i in range(6))

@@ -72,7 +72,7 @@ class BatchLedger:
         elif event["event"] in ("ended", "abandoned"):
             self.rounds[key].update(ended=True, status=event.get("status", "abandoned"))
             if event["event"] == "ended":
-                self._index(self.folder / f"{self.rounds[key]['batch']}.output.jsonl")
+                self.index(self.folder / f"{self.rounds[key]['batch']}.output.jsonl")
 
     def record(self, event: dict) -> None:
         if not self._opened:
@@ -83,7 +83,7 @@ class BatchLedger:
             append(sink, {**event, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         self._apply(event)
 
-    def _index(self, output: Path) -> None:
+    def index(self, output: Path) -> None:
         for _, offset, line in lines(output):
             item = json.loads(line)
             if (item.get("response") or {}).get("status_code") == 200:
@@ -309,7 +309,10 @@ class BatchRounds:
 
     def _recover(self) -> None:
         """Rounds whose batch id a kill kept from the ledger: found by their metadata, or given up
-        (nothing was created, so nothing was paid; their requests go out again when asked)."""
+        (nothing was created, so nothing was paid; their requests go out again when asked).
+        Ended rounds whose downloaded files are gone (batches/ deleted): downloaded again
+        while the server keeps them, so their answers are not paid for twice."""
+        self._download_missing()
         lost = [k for k, r in self.ledger.rounds.items() if r["batch"] is None and not r["ended"]]
         if not lost:
             return
@@ -325,6 +328,27 @@ class BatchRounds:
                 self.notify(f"batch {found[key]}: found again after an interruption")
             else:
                 self.ledger.record({"event": "abandoned", "round": key})
+
+
+    def _download_missing(self) -> None:
+        import openai
+
+        for key, r in self.ledger.rounds.items():  # called under the lock
+            if not r["ended"] or r["batch"] is None or r["status"] not in FINAL \
+                    or (self.ledger.folder / f"{r['batch']}.output.jsonl").exists():
+                continue
+            try:
+                batch = self.chat.api("batches.retrieve", r["batch"])
+                for kind, file_id in (("output", batch.output_file_id),
+                                      ("errors", batch.error_file_id)):
+                    if file_id:
+                        saved = self.ledger.save(batch.id, kind,
+                                                 self.chat.api("files.content", file_id).content)
+                        if kind == "output":
+                            self.ledger.index(saved)
+                self.notify(f"batch {batch.id}: its answers downloaded again (batches/ had lost them)")
+            except (TransportError, openai.OpenAIError) as e:
+                self.notify(f"batch {r['batch']}: its answers are gone ({e}); asked again")
 
 
 def _why(item: dict | None, status: str) -> str:
