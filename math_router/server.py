@@ -153,8 +153,7 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
                                    headers={"Retry-After": str(settings.retry_after)})
             state["admitted"] += 1
             try:
-                result = await anyio.to_thread.run_sync(solve, solver, question, model,
-                                                        limiter=limiter)
+                result = await solve_while_connected(request, solver, question, model, limiter)
             finally:
                 state["admitted"] -= 1
         except RequestError as e:
@@ -324,10 +323,46 @@ def text_of(content: Any) -> str | None:
     return None
 
 
+async def solve_while_connected(request, solver, question: str, model: str, limiter):
+    """`solve` on a worker thread, stopped at its next model call if the client disconnects
+    (nothing more is paid for an answer nobody will read; the log says 499, not 200)."""
+    import anyio
+
+    from math_router.engine.cancel import cancellable
+
+    gone = threading.Event()
+
+    def work():
+        with cancellable(gone):
+            return solve(solver, question, model)
+
+    async def watch() -> None:
+        while not await request.is_disconnected():
+            await anyio.sleep(0.25)
+        gone.set()
+
+    outcome: dict = {}
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        try:
+            outcome["result"] = await anyio.to_thread.run_sync(work, limiter=limiter)
+        except Exception as e:  # raised below, outside the group (which would wrap it)
+            outcome["error"] = e
+        finally:
+            group.cancel_scope.cancel()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def solve(solver, question: str, model: str):
     """The method's answer, with failures turned into what the client should see."""
+    from math_router.engine.cancel import Cancelled
+
     try:
         return solver.solve(question, model)
+    except Cancelled as e:  # nginx's "client closed request": nobody reads it, the log does
+        raise RequestError(499, str(e), "client_closed_request") from None
     except TransportError as e:  # the orchestrator's or the specialist's API failed
         raise RequestError(502, f"upstream: {e}", "upstream_error", code="upstream_failed") from None
     except InputTooLong as e:

@@ -289,3 +289,16 @@ def test_a_rerun_after_batches_folder_was_lost_downloads_again_and_pays_nothing(
         assert len(server.batch_api.batches) == 1 and len(server.batch_api.lines) == len(QUESTIONS)
     records = read_records(out / "answers.jsonl")
     assert sorted(r["answer"] for r in records) == sorted(str(2 * i + 1) for i in range(6))
+
+
+def test_a_batch_turn_replayed_from_the_cache_keeps_its_batch_price(tmp_path):
+    data = write_input(tmp_path)
+    with ChatServer(summed, batch=BatchBehaviour(seconds=0.2)) as server:
+        for out in ("first", "again"):  # the second run is answered by the response cache
+            assert solve("--input", str(data), "--method", "llm", "--out", str(tmp_path / out),
+                         *batch_flags(server)).exit_code == 0
+        assert len(server.batch_api.batches) == 1
+    replayed = read_records(tmp_path / "again" / "answers.jsonl")
+    assert all(r["cached_calls"] == 1 and r["batch_calls"] == 1 for r in replayed)
+    # Still the batch tier: half of gpt-4o-mini's 0.15 / 0.60 per million.
+    assert all(r["cost_usd"] == pytest.approx((50 * 0.075 + 20 * 0.30) / 1e6) for r in replayed)

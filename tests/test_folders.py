@@ -151,3 +151,16 @@ def test_a_read_only_folder_ends_eval_and_report_in_one_line(tmp_path, small_dis
         again = run_eval(out, orch, "--method", "llm")
         assert orch.requests == []  # nothing paid for results it could not keep
     assert "Read-only" in one_line(again)
+
+
+def test_a_second_eval_into_a_folder_in_use_is_refused(tmp_path):
+    from tests.eval_cli import GOLD, run_eval
+    from math_router.evals.folders import one_writer
+    from math_router.testing import answering_orchestrator
+
+    out = tmp_path / "run"
+    with ChatServer(answering_orchestrator(GOLD)) as orch, one_writer(out):
+        refused = run_eval(out, orch, "--method", "llm")
+        assert orch.requests == []
+    assert f"pid {os.getpid()}" in one_line(refused)
+    assert not (out / "results_llm.jsonl").exists()

@@ -295,3 +295,37 @@ def test_serve_closes_slow_requests_and_caps_one_clients_connections(tmp_path):
         finally:
             server.proc.terminate()
             server.proc.wait(10)
+
+
+def test_serve_stops_a_question_whose_client_went_away(tmp_path):
+    import time
+
+    import openai
+
+    from math_router.testing import has_tool_result, tool_call, user_question
+    from tests.test_server import specialist, start
+
+    def never_done(request):  # calls slm_help every turn, a second a turn, never answers
+        if "tools" in request:
+            return Reply(body=completion(tool_calls=[tool_call("slm_help", {
+                "question": user_question(request)})]).body, delay=1.0)
+        return completion("\\boxed{1}")
+
+    from math_router.testing import Reply
+
+    with ChatServer(never_done) as orch, ChatServer(specialist) as spec:
+        server = start(tmp_path, orch, spec, "--methods", "router", "--max-turns", "6")
+        try:
+            client = openai.OpenAI(base_url=server.url, api_key="-", max_retries=0, timeout=1.5)
+            with pytest.raises(openai.APITimeoutError):
+                client.chat.completions.create(model="router", messages=[
+                    {"role": "user", "content": "What is 20 plus 22?"}])
+            time.sleep(4)
+            turns = len(orch.requests)
+            time.sleep(2)
+            assert len(orch.requests) == turns <= 3  # stopped, not six turns to the end
+        finally:
+            server.proc.terminate()
+            server.proc.wait(10)
+    logged = [json.loads(line) for line in server.log.read_text().splitlines()]
+    assert logged and logged[-1]["status"] == 499

@@ -6,7 +6,7 @@ import time
 
 import attrs
 
-from math_router.engine import pricing
+from math_router.engine import cancel, pricing
 from math_router.engine.chat import ChatModel
 from math_router.engine.progress import say, short
 from math_router.engine.trace import (Ended, ToolCall, ToolRequest, Trace, Turn, Usage, add_usage,
@@ -59,6 +59,7 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
             messages += [assistant_message(Turn(content=None, tool_requests=[request])),
                          {"role": "tool", "tool_call_id": request.id, "content": result.content}]
     for index in range(max_turns):
+        cancel.check()
         say(f"orchestrator {chat.name}: turn {index + 1}...")
         turn = chat.complete(messages, schemas, first_tool_choice if index == 0 else None)
         say(f"orchestrator: {turn.usage.input_tokens:,} tokens in, {turn.usage.output_tokens:,} out, "
@@ -74,6 +75,7 @@ def run(chat: ChatModel, tools: Toolbox, messages: list[dict], max_turns: int = 
             break
         finals = []
         for number, request in enumerate(turn.tool_requests):
+            cancel.check()
             over = over_limit(limits, number, len(calls))
             result = ToolResult(f"Error: {over}; this call was not run", is_error=True) if over \
                 else call_tool(tools, request.name, request.arguments)
