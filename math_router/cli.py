@@ -96,8 +96,8 @@ def model_options(f):
                           "price table (repeatable)."),
         click.option("--timeout", type=click.FloatRange(1), default=DEFAULTS["timeout"].default,
                      show_default=True,
-                     help="Seconds one API reply may take in all, first byte to last (the SDK "
-                          "retries twice first)."),
+                     help="Seconds one API exchange may take in all, connect and headers to the "
+                          "last byte (the SDK retries twice first)."),
         click.option("--no-cache", is_flag=True,
                      help="Call the models even when the response cache has the answer."),
         click.option("--no-batch", is_flag=True,
