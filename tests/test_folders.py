@@ -159,7 +159,8 @@ def test_a_second_eval_into_a_folder_in_use_is_refused(tmp_path):
     from math_router.testing import answering_orchestrator
 
     out = tmp_path / "run"
-    with ChatServer(answering_orchestrator(GOLD)) as orch, one_writer(out):
+    with ChatServer(answering_orchestrator(GOLD)) as orch, one_writer(out) as claim:
+        claim()
         refused = run_eval(out, orch, "--method", "llm")
         assert orch.requests == []
     assert f"pid {os.getpid()}" in one_line(refused)

@@ -67,8 +67,9 @@ def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
     from math_router.evals.report import load_results, write_comparison
 
     folder = EvalFolder(out)
-    with one_writer(out):
+    with one_writer(out) as claim:
         folder.check(problems, settings)
+        claim()
         preflight(job.setup, methods)
         job.notify(f"results: {out}")
         folder.prepare(problems, job.run_info, settings)
@@ -92,14 +93,15 @@ def answer(job: Job, method: str, problems: list[Problem], out: Path | None,
     into `out` finished first, then each new one as soon as it is on disk. With `out`, the
     folder's answers.csv and summary.json are written at the end."""
     folder = AnswerFolder(out) if out is not None else None
-    with one_writer(out) if out is not None else contextlib.nullcontext():
-        yield from _answer(job, method, problems, out, folder, settings)
+    with one_writer(out) if out is not None else contextlib.nullcontext(lambda: None) as claim:
+        yield from _answer(job, method, problems, out, folder, settings, claim)
 
 
 def _answer(job: Job, method: str, problems: list[Problem], out: Path | None,
-            folder: AnswerFolder | None, settings: dict) -> Iterator[dict]:
+            folder: AnswerFolder | None, settings: dict, claim) -> Iterator[dict]:
     if folder is not None:
         folder.check(problems, settings)
+        claim()
     preflight(job.setup, [method])
     if folder is not None:
         job.notify(f"answers: {out}")

@@ -79,11 +79,16 @@ def one_writer(out: Path):
             holder = handle.read().strip() or "another process"
             raise UserError(f"{out} is being written by another run ({holder}): wait for it to "
                             f"finish, or pass another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {now()}")
-        handle.flush()
-        yield
+
+        def claim() -> None:
+            """Name this run as the holder (once the folder's checks passed: a run refused by
+            them changes nothing on disk)."""
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, since {now()}")
+            handle.flush()
+
+        yield claim
     finally:
         with contextlib.suppress(OSError):  # while still holding the lock
             if [p.name for p in out.iterdir()] == [".lock"]:
