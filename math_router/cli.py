@@ -255,6 +255,8 @@ def notify(note: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="math-router", prog_name="math-router",
+                      message="%(prog)s %(version)s")
 def cli():
     """Solve math word problems with a large orchestrator that delegates to a small specialist.
 
@@ -523,6 +525,8 @@ def report(results, no_plots, prices):
     runs side by side with a paired test between them, in RESULTS_A/compare-<B>.html.
     """
     from math_router.engine.pricing import parse_price
+    from math_router.evals.plots import MISSING as MISSING_PLOTS
+    from math_router.evals.plots import available as plots_available
     from math_router.evals.plots import write_plots
     from math_router.evals.report import (compare_runs, load_results, report_text,
                                           write_comparison, write_html, write_markdown)
@@ -540,7 +544,11 @@ def report(results, no_plots, prices):
         records = load_results(folder, repriced)
         comparison = write_comparison(folder, records)
         click.echo(report_text(comparison, records))
-        plots = [] if no_plots else write_plots(folder, comparison, records)
+        plots = []
+        if not no_plots and plots_available():
+            plots = write_plots(folder, comparison, records)
+        elif not no_plots:
+            click.echo(MISSING_PLOTS)
         for path in plots:
             click.echo(f"wrote {path}")
         click.echo(f"wrote {write_markdown(folder, comparison, records, plots)}")

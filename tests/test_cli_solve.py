@@ -203,3 +203,11 @@ def test_each_flag_reaches_its_option(monkeypatch):
     assert options.sandbox.cpu_seconds == 3 and options.samples_mix == (("cot", 1), ("tir", 1))
     assert options.tools == ("python",) and options.tool_limits.per_turn == 2
     assert options.batch_poll == 0.5
+
+
+def test_version_says_the_installed_version():
+    import importlib.metadata
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"math-router {importlib.metadata.version('math-router')}"

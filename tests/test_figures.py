@@ -75,3 +75,20 @@ def test_report_writes_a_markdown_report_with_the_plots(tmp_path):
     assert "| llm " in text and "[" in text and "![accuracy_vs_cost](accuracy_vs_cost.png)" in text
     assert (out / "accuracy_vs_cost.png").stat().st_size > 1000
     assert "list prices of 2026-12-04" in text
+
+
+def test_report_without_matplotlib_writes_both_pages_and_says_why_no_plots(tmp_path, monkeypatch):
+    import sys as _sys
+
+    from math_router.testing import answering_orchestrator
+    from tests.eval_cli import GOLD, run_eval
+
+    out = tmp_path / "run"
+    with ChatServer(answering_orchestrator(GOLD)) as orch:
+        assert run_eval(out, orch, "--method", "llm").exit_code == 0
+    monkeypatch.setitem(_sys.modules, "matplotlib", None)  # import matplotlib now fails
+    result = CliRunner().invoke(cli, ["report", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "plots left out: matplotlib is not installed" in result.output
+    assert (out / "report.md").exists() and (out / "report.html").exists()
+    assert not (out / "latency.png").exists()

@@ -15,6 +15,20 @@ from math_router.evals.compare import BASELINE
 MARKERS = {"llm": "*", "router": "o", "slm": "s", "cascade": "D"}
 
 
+# Said where plots are left out: the Quick start's install has no matplotlib, and a report
+# without pictures is still the report.
+MISSING = "plots left out: matplotlib is not installed (pip install 'math-router[plot]')"
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported (the `plot` extra)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def write_plots(out: Path, comparison: dict, results: dict[str, list[dict]]) -> list[Path]:
     """accuracy_vs_cost.png and latency.png in `out`."""
     try:

@@ -273,7 +273,9 @@ def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
         if text:
             fenced = text if text.lstrip().startswith("|") else f"```\n{text}\n```"
             lines += [f"## {title}", "", fenced, ""]
-    lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    lines += ["## Plots", ""] + ([f"![{p.stem}]({p.name})" for p in plots]
+                                 or ["None in this report: `report --no-plots`, or matplotlib "
+                                     "is not installed (`pip install 'math-router[plot]'`)."]) + [""]
     lines += ["## Notes", ""] + [f"- {n}" for n in notes(comparison)] + [""]
     path = out / "report.md"
     write_text_atomic(path, "\n".join(lines))
