@@ -542,7 +542,7 @@ def report(results, no_plots, prices):
             return
         [folder] = results
         records = load_results(folder, repriced)
-        comparison = write_comparison(folder, records)
+        comparison = write_comparison(folder, records, repriced)
         click.echo(report_text(comparison, records))
         plots = []
         if not no_plots and plots_available():

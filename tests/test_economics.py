@@ -82,3 +82,9 @@ def test_a_local_model_can_be_priced_and_a_finished_run_repriced(tmp_path):
     assert comparison["llm"]["total_cost_usd"] == pytest.approx(5 * (50 * 10 + 100 * 20) / 1e6)
     assert (out / "results_slm.jsonl").read_bytes() == before  # nothing re-run or rewritten
     assert "list prices of 2026-12-04" in report.output
+    # The override is recorded and named wherever a cost is shown, not left under the list's label.
+    prices = json.loads((out / "comparison.json").read_text())["prices"]
+    assert prices["overrides"]["qwen-math"]["input_per_million"] == 1
+    assert "Repriced with --price gpt-4o-mini=10,20, qwen-math=1,2" in report.output
+    for page in ("report.md", "report.html"):
+        assert "Repriced with --price gpt-4o-mini=10,20, qwen-math=1,2" in (out / page).read_text()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import attrs
+
 from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
 from math_router.evals.compare import BASELINE, compare, paired, reprice
@@ -41,9 +43,11 @@ def load_results(out: Path, prices: dict[str, Price] | None = None) -> dict[str,
     return results
 
 
-def write_comparison(out: Path, results: dict[str, list[dict]] | None = None) -> dict:
-    """comparison.json: per method the figures of the tables, the pairwise tests, the prices."""
-    results = load_results(out) if results is None else results
+def write_comparison(out: Path, results: dict[str, list[dict]] | None = None,
+                     repriced: dict[str, Price] | None = None) -> dict:
+    """comparison.json: per method the figures of the tables, the pairwise tests, the prices
+    (with the `--price` overrides the figures were repriced at, named)."""
+    results = load_results(out, repriced) if results is None else results
     info = read_json(out / "run.json") if (out / "run.json").exists() else {}
     comparison = compare(results, EvalFolder(out).sample_size())
     for method, stats in comparison["methods"].items():
@@ -51,6 +55,9 @@ def write_comparison(out: Path, results: dict[str, list[dict]] | None = None) ->
         stats["settings"] = entry.get("settings", {})
         if entry.get("served_models"):
             stats["served_models"] = entry["served_models"]
+    if repriced:
+        comparison["prices"]["overrides"] = {name: attrs.asdict(price)
+                                             for name, price in sorted(repriced.items())}
     comparison["calibration"] = info.get("calibration")
     comparison["date"] = time.strftime("%Y-%m-%d")
     write_json_atomic(out / "comparison.json", comparison)
@@ -221,7 +228,13 @@ def agreement_text(result: dict) -> str:
 
 def notes(comparison: dict) -> list[str]:
     """What a reader must know to read the tables right."""
-    said = [f"Prices: list prices of {comparison['prices']['date']} "
+    overrides = comparison["prices"].get("overrides") or {}
+    repriced = ("Repriced with --price " + ", ".join(
+        f"{name}={p['input_per_million']:g},{p['output_per_million']:g}"
+        + ("" if p.get("cached_input_per_million") is None else f",{p['cached_input_per_million']:g}")
+        for name, p in overrides.items()) + " (USD per million tokens in, out[, cached in]); "
+        "other models at " if overrides else "Prices: ")
+    said = [f"{repriced}list prices of {comparison['prices']['date']} "
             f"({comparison['prices']['source']}); models run in process cost 0 unless --price "
             "names them. Tokens, seconds and cost are each method's own, as measured when each "
             "call ran, even when the response cache answered it in this run; what this run spent "
