@@ -92,3 +92,22 @@ def test_report_without_matplotlib_writes_both_pages_and_says_why_no_plots(tmp_p
     assert "plots left out: matplotlib is not installed" in result.output
     assert (out / "report.md").exists() and (out / "report.html").exists()
     assert not (out / "latency.png").exists()
+
+
+def test_the_report_says_elapsed_time_and_the_concurrency_seconds_were_measured_at(tmp_path):
+    import time as _time
+
+    from math_router.testing import completion
+
+    out = tmp_path / "run"
+    with ChatServer(lambda request: completion("\\boxed{1}"), delay=0.2) as orch:
+        started = _time.monotonic()
+        assert run_eval(out, orch, "--method", "llm", "--concurrency", "3").exit_code == 0
+        took = _time.monotonic() - started
+    entry = json.loads((out / "run.json").read_text())["methods"]["llm"]
+    assert entry["concurrency"] == 3 and 0 < entry["elapsed_seconds"] <= took
+    methods = json.loads((out / "comparison.json").read_text())["methods"]
+    # Six problems of 0.2 s each, three at a time: elapsed is about 0.4 s, not the 1.2 s sum.
+    assert methods["llm"]["elapsed_seconds"] < sum(6 * [0.2])
+    report = CliRunner().invoke(cli, ["report", str(out), "--no-plots"], catch_exceptions=False)
+    assert "at concurrency" in report.output and "elapsed s" in report.output

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import re
 import functools
+import re
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -74,9 +75,11 @@ def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
         job.notify(f"results: {out}")
         folder.prepare(problems, job.run_info, settings)
         for method in methods:
+            started = time.monotonic()
             run_method(out, method, functools.partial(METHODS[method], job.setup), problems,
                        concurrency=job.concurrency, progress=job.progress, workers=job.workers,
                        status=job.status)
+            folder.record_elapsed(method, time.monotonic() - started, job.concurrency)
             folder.record_served_models(method, job.served_models())
         results = load_results(out)
         return Evaluation(out, write_comparison(out, results), results)

@@ -185,6 +185,15 @@ class EvalFolder:
             entry["served_models"] = models
             write_json_atomic(self.run_json, info)
 
+    def record_elapsed(self, method: str, seconds: float, concurrency: int) -> None:
+        """Add the wall-clock seconds this run spent on `method` (a resumed run adds its own) and
+        the concurrency its per-problem seconds were measured at."""
+        info = read_json(self.run_json)
+        entry = info.setdefault("methods", {}).setdefault(method, {})
+        entry["elapsed_seconds"] = round(entry.get("elapsed_seconds", 0.0) + seconds, 3)
+        entry["concurrency"] = concurrency
+        write_json_atomic(self.run_json, info)
+
     def sample_size(self) -> int | None:
         return sum(1 for _ in read_samples(self.samples)) if self.samples.exists() else None
 

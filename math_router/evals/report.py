@@ -55,6 +55,10 @@ def write_comparison(out: Path, results: dict[str, list[dict]] | None = None,
         stats["settings"] = entry.get("settings", {})
         if entry.get("served_models"):
             stats["served_models"] = entry["served_models"]
+        # Wall-clock seconds of the method's part of the run(s), and the concurrency its
+        # per-problem seconds were measured at (they include waiting for shared cores).
+        stats["elapsed_seconds"] = entry.get("elapsed_seconds")
+        stats["concurrency"] = entry.get("concurrency")
     if repriced:
         comparison["prices"]["overrides"] = {name: attrs.asdict(price)
                                              for name, price in sorted(repriced.items())}
@@ -116,16 +120,19 @@ def details_table(comparison: dict) -> str:
     rows = []
     for method, s in comparison["methods"].items():
         spent = s["spent"]
-        rows.append([method, secs(s["mean_seconds"]), secs(s["median_seconds"]),
+        rows.append([method, "-" if s.get("concurrency") is None else str(s["concurrency"]),
+                     secs(s["mean_seconds"]), secs(s["median_seconds"]),
                      f"{s['orchestrator_input_tokens']:,} / {s['orchestrator_output_tokens']:,}",
                      f"{s.get('orchestrator_reasoning_tokens', 0):,}",
                      f"{s['specialist_input_tokens']:,} / {s['specialist_output_tokens']:,}",
                      "-" if s["tool_calls_per_problem"] is None else f"{s['tool_calls_per_problem']:.2f}",
                      _money(s["total_cost_usd"]), _money(spent["cost_usd"]),
-                     f"{spent['calls']} / {spent['cached_calls']}", f"{spent['seconds']:.0f}"])
-    headers = ["method", "mean s", "median s", "orchestrator tok in/out",
+                     f"{spent['calls']} / {spent['cached_calls']}",
+                     "-" if s.get("elapsed_seconds") is None else f"{s['elapsed_seconds']:.0f}"])
+    headers = ["method", "at concurrency", "mean s", "median s", "orchestrator tok in/out",
                "of which reasoning", "specialist tok in/out",
-               "tool calls/problem", "cost", "spent this run", "calls real / cached", "wall s"]
+               "tool calls/problem", "cost", "spent this run", "calls real / cached",
+               "elapsed s"]
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
