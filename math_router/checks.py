@@ -30,7 +30,8 @@ def run_checks(dataset_loader: Callable[[str], int] | None = None, model: str | 
     yield _sandbox()
     yield _api_key()
     yield from _api_model(model, base_url, api_key)
-    yield from _models()
+    yield from _models(local_orchestrator=model is None and not (
+        os.environ.get("OPENAI_API_KEY") or api_key or base_url))
     yield from _datasets(dataset_loader)
 
 
@@ -162,18 +163,31 @@ def _api_model(model: str | None, base_url: str | None, api_key: str | None) -> 
     yield Check(name, notice is None, notice or f"served by {chat.base_url}", needed=False)
 
 
-def _models() -> Iterator[Check]:
+def _models(local_orchestrator: bool = True) -> Iterator[Check]:
+    """The GGUFs the default `solve` runs: the specialist always, the orchestrator without a
+    key. One not cached is a failure only when the Hub cannot be reached to download it."""
+    from math_router.engine.hub import reachable
     from math_router.llama import gguf
 
-    for alias, role in ((gguf.DEFAULT_SPECIALIST, "default specialist"),
-                        ("qwen2.5-1.5b-instruct", "local orchestrator")):
+    hub_answers: bool | None = None
+    for alias, role, needed in ((gguf.DEFAULT_SPECIALIST, "default specialist", True),
+                                ("qwen2.5-1.5b-instruct", "local orchestrator",
+                                 local_orchestrator)):
         hub = gguf.hub_file(alias)
         path = gguf.cached_path(alias)
         if path is not None:
             yield Check(f"{role} GGUF", True, f"{alias} cached at {path}")
-        else:
+            continue
+        if hub_answers is None:
+            hub_answers = reachable()
+        if hub_answers:
             yield Check(f"{role} GGUF", False, f"{alias} not in the Hugging Face cache",
                         f"it downloads on first use; or fetch {hub.url}", needed=False)
+        else:
+            yield Check(f"{role} GGUF", False, f"{alias} not cached and the Hugging Face Hub "
+                        f"cannot be reached: the default solve cannot run",
+                        f"fetch {hub.url} on a machine that can, or pass --specialist / --model "
+                        f"PATH to a local GGUF", needed=needed)
 
 
 def _datasets(loader: Callable[[str, Callable[[str], None]], int] | None) -> Iterator[Check]:

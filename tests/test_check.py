@@ -69,6 +69,25 @@ def test_a_missing_required_package_fails_the_check(monkeypatch):
     assert "✗ no-such-package-xyz: not installed (fix: pip install -e .)" in result.output
 
 
-def test_everything_needed_present_passes_without_a_key_or_models():
-    # No key, no cached GGUF, no Hub: solve still works (local orchestrator, downloads).
+def test_check_fails_when_the_default_solve_cannot_run(tmp_path, smollm2, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    # No key, no cached GGUF, and no Hub to download one from: the default solve cannot run.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = check()
+    assert result.exit_code == 1
+    assert "the default solve cannot run" in line(result.output, "default specialist GGUF")
+    assert line(result.output, "local orchestrator GGUF").startswith("✗")
+    # Both GGUFs of the default solve cached: it can, and check passes.
+    for alias in (gguf.DEFAULT_SPECIALIST, "qwen2.5-1.5b-instruct"):
+        hub = gguf.hub_file(alias)
+        fill_hub_cache(tmp_path / "hub", hub.repo, hub.filename, smollm2)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     assert check().exit_code == 0
+    # With a key the local orchestrator is not needed: its absence does not fail the check.
+    hub = gguf.hub_file(gguf.DEFAULT_SPECIALIST)
+    fill_hub_cache(tmp_path / "hub2", hub.repo, hub.filename, smollm2)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub2"))
+    with_key = check(env={"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert line(with_key.output, "local orchestrator GGUF").startswith("✗")
+    assert line(with_key.output, "default specialist GGUF").startswith("✓")
