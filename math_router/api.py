@@ -106,6 +106,19 @@ class Solver:
         return Result(answer, trace)
 
 
+def default_eval_out(dataset: str, methods: list[str], n: int | None, seed: int) -> Path:
+    """The folder an eval writes without --out, named by what it runs, so that the same
+    command resumes it: results/<data set>_<methods>_n<N>_seed<S>."""
+    name = Path(dataset).stem if Path(dataset).suffix else dataset
+    return Path("results") / f"{name}_{'-'.join(methods)}_n{'all' if n is None else n}_seed{seed}"
+
+
+def default_answers_out(input_path: str, method: str) -> Path:
+    """The folder `solve --input` writes without --out: results/answers_<input>_<method>."""
+    stem = "stdin" if input_path == "-" else Path(input_path).stem
+    return Path("results") / f"answers_{stem}_{method}"
+
+
 def method_list(methods: str | Iterable[str]) -> list[str]:
     """"all", "llm,router" or a list -> known method names, in the order given."""
     from math_router.evals.methods import METHODS
@@ -144,8 +157,7 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
     problems = load_problems(dataset, n, seed, fields or Fields(), notify)
     overrides, calibration = _calibrated(overrides, calibration, problems)
     opts = model_options(options, **overrides)
-    out = Path(out) if out else Path("results") / (
-        f"{problems[0].source}_{len(problems)}_{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(out) if out else default_eval_out(dataset, names, n, seed)
     job, settings = _job(names, opts, {"dataset": dataset, "n": len(problems), "seed": seed},
                          calibration, concurrency, progress, notify, out)
     return evaluation.evaluate(job, names, problems, out, {m: settings(m) for m in names})

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import shlex
 import sys
-import time
 from pathlib import Path
 
 import attrs
@@ -45,6 +45,21 @@ def user_errors():
         yield
     except ONE_LINE as e:
         raise click.ClickException(str(e)) from None
+
+
+@contextlib.contextmanager
+def says_how_to_resume(out: Path | None):
+    """Ctrl-C ends in one line naming the folder and the command that resumes it."""
+    try:
+        yield
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        if out is None:
+            raise
+        command = " ".join(shlex.quote(a) for a in ["math-router", *sys.argv[1:]])
+        if "--out" not in sys.argv:
+            command += f" --out {shlex.quote(str(out))}"
+        raise click.ClickException(f"interrupted: what finished is in {out}; to resume: "
+                                   f"{command}") from None
 
 
 def model_options(f):
@@ -301,7 +316,7 @@ def fields_of(kw: dict):
 @field_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="--input: the folder for answers.jsonl, answers.csv and summary.json; an "
-                   "existing one resumes. [default: results/answers_<input>_<time>; none with "
+                   "existing one resumes. [default: results/answers_<input>_<method>; none with "
                    "--jsonl]")
 @click.option("--jsonl", "as_jsonl", is_flag=True,
               help="--input: print each answer as one JSON line on stdout as it finishes.")
@@ -362,10 +377,9 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
     if as_json:
         raise click.ClickException("--json prints one answer; with --input use --jsonl")
     if out is None and not as_jsonl:
-        stem = "stdin" if input_path == "-" else Path(input_path).stem
-        out = Path("results") / f"answers_{stem}_{time.strftime('%Y%m%d-%H%M%S')}"
+        out = api.default_answers_out(input_path, method)
     errors = answered = 0
-    with user_errors():
+    with user_errors(), says_how_to_resume(out):
         for record in api.solve_many(input_path, method, out=out, concurrency=concurrency,
                                      progress=progress, options=make_options(kw), notify=notify,
                                      fields=fields, calibration=calibration):
@@ -442,7 +456,8 @@ def print_solution(result: dict) -> None:
               help="How many problems, sampled with --seed, or all.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Results folder; an existing one resumes. [default: results/<dataset>_<n>_<time>]")
+              help="Results folder; an existing one resumes. [default: "
+                   "results/<dataset>_<methods>_n<N>_seed<S>: the same command resumes it]")
 @click.option("--concurrency", type=click.IntRange(1),
               help=CONCURRENCY_HELP)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -461,7 +476,8 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
     from math_router.evals.report import tradeoff_table
 
     fields = fields_of(kw)
-    with user_errors():
+    out = out or api.default_eval_out(dataset, method, n, seed)
+    with user_errors(), says_how_to_resume(out):
         run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                            progress=not no_progress, options=make_options(kw), notify=notify,
                            fields=fields, calibration=calibration)

@@ -252,3 +252,33 @@ def test_a_hub_data_set_offline_is_read_from_the_clones_copy(tmp_path):
     # The same rows and ids as the Hub's, so the same problems as --dataset data/gsm8k/test.jsonl.
     ids = [r["id"] for r in read_records(out / "results_llm.jsonl")]
     assert sorted(ids) == sorted(p.id for p in PROBLEMS)
+
+
+def test_the_same_command_without_out_resumes_its_own_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with ChatServer(orchestrator) as orch, ChatServer(specialist) as spec:
+        args = [a for a in eval_args(tmp_path / "unused", orch, spec, "--method", "llm")]
+        at = args.index("--out")
+        del args[at:at + 2]
+        assert invoke(args).exit_code == 0
+        asked = len(orch.requests)
+        assert invoke(args).exit_code == 0
+        assert len(orch.requests) == asked  # resumed: every problem already finished
+    [folder] = (tmp_path / "results").iterdir()
+    assert folder.name == f"test_llm_n{N}_seed{SEED}"
+
+
+def test_ctrl_c_names_the_folder_and_the_command_that_resumes_it(tmp_path, monkeypatch):
+    from math_router import api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "evaluate", interrupted)
+    monkeypatch.setattr("sys.argv", ["math-router", "eval", "--method", "llm", "--n", "5"])
+    result = CliRunner().invoke(cli, ["eval", "--method", "llm", "--n", "5"],
+                                env={"OPENAI_API_KEY": "sk-test"})
+    assert result.exit_code == 1
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("Error: interrupted: what finished is in results/gsm8k_llm_n5_seed")
+    assert "to resume: math-router eval --method llm --n 5 --out results/gsm8k_llm_n5_seed" in line
