@@ -80,6 +80,6 @@ def test_eval_on_svamp_names_the_folder_after_the_file(tmp_path, monkeypatch):
             catch_exceptions=False)
     assert result.exit_code == 0, result.output
     [folder] = list((tmp_path / "results").iterdir())
-    assert folder.name.startswith("svamp_2_")
+    assert folder.name == "svamp_llm_nall_seed123"  # named by the run: the same command resumes
     comparison = json.loads((folder / "comparison.json").read_text())["methods"]["llm"]
     assert comparison["accuracy"] == 1.0 and comparison["n"] == 2
