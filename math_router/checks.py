@@ -141,7 +141,7 @@ def _api_key() -> Check:
 
 def _api_model(model: str | None, base_url: str | None, api_key: str | None) -> Iterator[Check]:
     """The API orchestrator `solve` would call: served, and not retiring (or said when)."""
-    from math_router.engine.chat import OpenAIChat, resolve_api_key, resolve_base_url, served_models
+    from math_router.engine.chat import OpenAIChat, resolve_api_key, resolve_base_url
     from math_router.engine.errors import TransportError
     from math_router.engine.openai_models import gone_line
     from math_router.options import DEFAULT_API_MODEL
@@ -151,15 +151,15 @@ def _api_model(model: str | None, base_url: str | None, api_key: str | None) -> 
     chat = OpenAIChat(model or DEFAULT_API_MODEL, base_url=base_url, api_key=api_key, timeout=15)
     name = f"orchestrator {chat.name}"
     try:
-        listed = served_models(chat.base_url, api_key, timeout=15)
+        listed = chat.listed_models()
     except TransportError as e:
         yield Check(name, False, str(e), "check --base-url and the key")
         return
-    if chat.name not in listed:
+    if chat.name not in {entry.id for entry in listed}:
         yield Check(name, False, gone_line(chat.name) or f"{chat.base_url} does not list it",
                     "pass --model with a model the server lists")
         return
-    notice = chat.shutdown_notice()
+    notice = chat.shutdown_notice(listed)
     yield Check(name, notice is None, notice or f"served by {chat.base_url}", needed=False)
 
 

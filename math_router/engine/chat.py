@@ -90,28 +90,29 @@ class OpenAIChat:
         try:
             response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
                                    **request)
-        except ToolsRefusedAtEffort as e:
+        except (ToolsRefusedAtEffort, ParameterRefused) as e:
+            notes.append(self._learn(e, request))  # once; what it changes holds from then on
+            response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
+                                   **self.request(messages, tools, tool_choice))
+        return self.turn(response, time.perf_counter() - start, tools, notes)
+
+    def _learn(self, refused: TransportError, request: dict) -> str:
+        """Change what later requests send after the server refused `request`, and say what
+        changed; raise when there is nothing to change (the refusal stands)."""
+        if isinstance(refused, ToolsRefusedAtEffort):
             if self.reasoning_effort is not None or self._tools_at_none:
-                raise ToolsRefusedAtEffort(self._tools_fix(request.get("reasoning_effort")),
-                                           str(e)) from None
+                raise ToolsRefusedAtEffort(self._tools_fix(request.get("reasoning_effort"))) \
+                    from None
             # We did not know this model reasons: its tool turns go at "none" from now on.
             self._tools_at_none = True
-            request = self.request(messages, tools, tool_choice)
-            notes.append(f"{self.name} takes function tools only at reasoning_effort none: "
-                         f"its tool turns are sent so from then on")
-            response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
-                                   **request)
-        except ParameterRefused as e:
-            if e.parameter not in request or e.parameter in self.adjusted:
-                raise
-            replacement = "max_completion_tokens" if e.parameter == "max_tokens" else None
-            self.adjusted[e.parameter] = replacement
-            request = self.request(messages, tools, tool_choice)  # what else it changes, too
-            notes.append(f"{self.name} refused {e.parameter}: sent "
-                         + (f"{replacement} instead" if replacement else "without it") + " from then on")
-            response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
-                                   **request)
-        return self.turn(response, time.perf_counter() - start, tools, notes)
+            return (f"{self.name} takes function tools only at reasoning_effort none: its tool "
+                    f"turns are sent so from then on")
+        if refused.parameter not in request or refused.parameter in self.adjusted:
+            raise refused
+        replacement = "max_completion_tokens" if refused.parameter == "max_tokens" else None
+        self.adjusted[refused.parameter] = replacement
+        return (f"{self.name} refused {refused.parameter}: sent "
+                + (f"{replacement} instead" if replacement else "without it") + " from then on")
 
     def request(self, messages: list[dict], tools: list[dict],
                 tool_choice: str | dict | None = None) -> dict[str, Any]:
@@ -150,17 +151,24 @@ class OpenAIChat:
                 f"(or leave it out; asked: {effort or 'the default'}). "
                 f"The llm baseline can think: --llm-reasoning-effort {effort or 'medium'}")
 
-    def shutdown_notice(self) -> str | None:
-        """One line when the server lists a shutdown date for this model (OpenAI's
-        GET /v1/models carries `shutdown_date`); None when it lists none or cannot say."""
-        import openai
+    def listed_models(self) -> list:
+        """What the server lists at GET /v1/models (one quick try); TransportError when it
+        cannot say."""
+        client = self._client.with_options(max_retries=0, timeout=min(10.0, self._timeout))
+        return list(sdk_call(client.models.list, self.base_url, self._key).data)
 
-        try:
-            page = self._client.with_options(max_retries=0, timeout=min(10.0, self._timeout)) \
-                .models.list()
-        except (openai.OpenAIError, ValueError):
-            return None  # a notice is a courtesy: a server that cannot list models is not an error
-        for entry in page.data:
+    def shutdown_notice(self, listed: list | None = None) -> str | None:
+        """One line when the server lists a shutdown date for this model (OpenAI's
+        GET /v1/models carries `shutdown_date`); None when it lists none or cannot say.
+        `listed`: a listing already fetched (listed_models)."""
+        if listed is None:
+            import openai
+
+            try:
+                listed = self.listed_models()
+            except (TransportError, openai.OpenAIError):
+                return None  # a notice is a courtesy: a server that cannot list is not an error
+        for entry in listed:
             if entry.id.lower() == self.name.lower():
                 # A field of the SDK's Model in newer versions; an extra one in older.
                 day = getattr(entry, "shutdown_date", None) \
@@ -239,7 +247,7 @@ def sdk_call(create, base_url: str, key: str, *args, **request):
             gone = openai_models.gone_line(str(request.get("model", "")))
             raise TransportError(f"{gone} ({message})" if gone else message, systemic=True) from None
         if e.status_code == 400 and _tools_refused_at_effort(e, request):
-            raise ToolsRefusedAtEffort(message, message) from None
+            raise ToolsRefusedAtEffort(message) from None
         refused = _refused_parameter(e, request) if e.status_code == 400 else None
         if refused:
             raise ParameterRefused(message, refused) from None

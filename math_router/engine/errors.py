@@ -38,9 +38,8 @@ class ToolsRefusedAtEffort(TransportError):
     """The server takes function tools only at another reasoning effort (gpt-6-luna in Chat
     Completions: only at "none"). Every tool turn would fail alike."""
 
-    def __init__(self, message: str, server_said: str):
+    def __init__(self, message: str):
         super().__init__(message, systemic=True)
-        self.server_said = server_said
 
 
 class ToolError(Exception):

@@ -36,10 +36,8 @@ class Retirement:
     replacement: str
 
 
-RETIREMENTS_DATE = "2026-12-04"
-RETIREMENTS_SOURCE = ("https://developers.openai.com/api/docs/deprecations (shutdown dates and "
-                      "recommended replacements, as listed on 2026-11-22)")
-
+# Checked 2026-12-04 against https://developers.openai.com/api/docs/deprecations (shutdown dates
+# and recommended replacements, as listed on 2026-11-22).
 _RETIRED: dict[str, tuple[str, str]] = {
     # Announced 2026-10-14.
     "gpt-4o": ("2027-01-14", "gpt-6-luna"),
@@ -69,19 +67,24 @@ RETIREMENTS: dict[str, Retirement] = {
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 
 
+def family(model: str) -> str:
+    """A dated snapshot's family name ("gpt-4o-mini-2024-07-18" -> "gpt-4o-mini"), lower case."""
+    return _SNAPSHOT.sub("", model.lower())
+
+
 def retirement(model: str) -> Retirement | None:
     """When `model` leaves OpenAI's API and what replaces it, where we know."""
     name = model.lower().rsplit("/", 1)[-1]
-    return RETIREMENTS.get(name) or RETIREMENTS.get(_SNAPSHOT.sub("", name))
+    return RETIREMENTS.get(name) or RETIREMENTS.get(family(name))
 
 
-def shutdown_line(model: str, shutdown: str | datetime.date, today: datetime.date | None = None,
-                  replacement: str | None = None) -> str:
+def shutdown_line(model: str, shutdown: str | datetime.date,
+                  today: datetime.date | None = None) -> str:
     """One line that names a model's shutdown date and what to use instead."""
     today = today or datetime.date.today()
     day = shutdown if isinstance(shutdown, datetime.date) else _date(shutdown)
     known = retirement(model)
-    instead = replacement or (known.replacement if known else None)
+    instead = known.replacement if known else None
     fix = f": pass --model {instead} (OpenAI's named replacement)" if instead else ""
     if day is None:
         return f"{model} has a shutdown date announced ({shutdown}){fix}"

@@ -6,8 +6,6 @@ make a method look free. Models run in process are local and cost 0.
 
 from __future__ import annotations
 
-import re
-
 import attrs
 
 from math_router.engine import openai_models
@@ -89,9 +87,6 @@ BATCH_PRICES: dict[str, Price] = {
     "gpt-4.1-mini": Price(0.20, 0.80, 0.05),
 }
 
-# Dated snapshots ("gpt-4o-mini-2024-07-18") cost what their family costs.
-_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
-
 
 def lookup(model: str, extra: dict[str, Price] | None = None, batch: bool = False) -> Price | None:
     """The price of `model` (at the Batch API's tier with `batch`), or None when nobody told us."""
@@ -101,7 +96,8 @@ def lookup(model: str, extra: dict[str, Price] | None = None, batch: bool = Fals
 
 def _find(table: dict[str, Price], model: str) -> Price | None:
     name = model.lower()
-    price = table.get(name) or table.get(_SNAPSHOT.sub("", name))
+    # Dated snapshots ("gpt-4o-mini-2024-07-18") cost what their family costs.
+    price = table.get(name) or table.get(openai_models.family(name))
     gone = openai_models.retirement(name)
     if price is not None and table.get(name) is None and gone is not None \
             and gone.shutdown.isoformat() <= PRICES_DATE:
