@@ -306,7 +306,7 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> t
     if not isinstance(stream, bool):
         raise RequestError(400, "stream must be true or false", param="stream")
     n = body.get("n", 1)
-    if not isinstance(n, int) or isinstance(n, bool) or n != 1:
+    if not _integer(1, 1)(n):
         raise RequestError(400, "n must be 1: a method gives one answer per request", param="n")
     check_fields(body)
     return model, question, stream

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import io
 import re
 import time
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Callable, Iterator
 import attrs
 
 from math_router.evals.datasets import Problem
-from math_router.evals.folders import AnswerFolder, EvalFolder, one_writer, write_json_atomic
+from math_router.evals.folders import (AnswerFolder, EvalFolder, one_writer, write_json_atomic,
+                                      write_text_atomic)
 from math_router.evals.methods import METHODS, Setup, preflight
 from math_router.evals.records import answer_record
 from math_router.evals.runner import Workers, read_at, run, run_method, scan
@@ -129,18 +131,17 @@ def latest_answers(folder: AnswerFolder, problems: list[Problem]) -> Iterator[di
 
 
 def write_answers_csv(folder: AnswerFolder, problems: list[Problem]) -> None:
-    """answers.csv in the input's order, made anew from answers.jsonl (which stays the record)."""
-    tmp = folder.csv.with_suffix(".csv.tmp")
-    # A question UTF-8 cannot hold (its record says so) is written with the bad character
-    # escaped rather than losing the file.
-    with tmp.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for r in latest_answers(folder, problems):
-            row = {**r, "models": "; ".join(f"{k}: {v}" for k, v in r["models"].items())}
-            writer.writerow([spreadsheet_cell("" if row.get(c) is None else row[c])
-                             for c in CSV_COLUMNS])
-    tmp.replace(folder.csv)
+    """answers.csv in the input's order, made anew from answers.jsonl (which stays the record);
+    written as the folder's other files are (write_text_atomic: a question UTF-8 cannot hold
+    escaped, a full disk one line with no temporary file left)."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(CSV_COLUMNS)
+    for r in latest_answers(folder, problems):
+        row = {**r, "models": "; ".join(f"{k}: {v}" for k, v in r["models"].items())}
+        writer.writerow([spreadsheet_cell("" if row.get(c) is None else row[c])
+                         for c in CSV_COLUMNS])
+    write_text_atomic(folder.csv, text.getvalue())
 
 
 # A cell a spreadsheet would read as a formula starts with one of these (OWASP's CSV injection
