@@ -185,7 +185,7 @@ def _models(local_orchestrator: bool = True) -> Iterator[Check]:
                         f"it downloads on first use; or fetch {hub.url}", needed=False)
         else:
             yield Check(f"{role} GGUF", False, f"{alias} not cached and the Hugging Face Hub "
-                        f"cannot be reached: the default solve cannot run",
+                        "cannot be reached" + (": the default solve cannot run" if needed else ""),
                         f"fetch {hub.url} on a machine that can, or pass --specialist / --model "
                         f"PATH to a local GGUF", needed=needed)
 
