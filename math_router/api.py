@@ -77,7 +77,7 @@ class Solver:
         from math_router.factory import build_setup
 
         self.methods = method_list(methods)
-        overrides, self.calibration = _calibrated(overrides, calibration, [])
+        overrides, self.calibration = _calibrated(overrides, calibration, [], options)
         self.options = model_options(options, **overrides)
         # `concurrency`: the calls answered at once (a server's), so the decoder has room.
         self.setup = build_setup(self.methods, self.options, notify=notify or _quiet,
@@ -155,7 +155,7 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
     notify = notify or _quiet
     names = method_list(methods)
     problems = load_problems(dataset, n, seed, fields or Fields(), notify)
-    overrides, calibration = _calibrated(overrides, calibration, problems)
+    overrides, calibration = _calibrated(overrides, calibration, problems, options)
     opts = model_options(options, **overrides)
     out = Path(out) if out else default_eval_out(dataset, names, n, seed)
     job, settings = _job(names, opts, {"dataset": dataset, "n": len(problems), "seed": seed},
@@ -191,7 +191,7 @@ def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None =
     if out is not None:
         ensure_writable(Path(out))
         AnswerFolder(Path(out)).check_method(name)
-    overrides, calibration = _calibrated(overrides, calibration, problems)
+    overrides, calibration = _calibrated(overrides, calibration, problems, options)
     opts = model_options(options, **overrides)
     job, settings = _job([name], opts, {"input": {"source": source, "rows": len(problems)}},
                          calibration, concurrency, progress, notify,
@@ -200,15 +200,70 @@ def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None =
                                  {"method": name, **settings(name)})
 
 
-def _calibrated(overrides: dict, calibration, problems) -> tuple[dict, dict | None]:
-    """The threshold a calibration chose on other problems (refused if it saw these)."""
+def _calibrated(overrides: dict, calibration, problems,
+                options: ModelOptions | None) -> tuple[dict, dict | None]:
+    """The threshold (and the probe method's bands) a calibration chose on other problems
+    (refused if it saw these). A probe calibration brings its probe too, unless one is named;
+    a named probe must be the one calibrated (its weights' fingerprint)."""
     from math_router.evals.calibrate import check_disjoint, load_calibration
 
     if calibration is None:
         return overrides, None
     calibration = calibration if isinstance(calibration, dict) else load_calibration(calibration)
     check_disjoint(calibration, [p.id for p in problems])
-    return {**overrides, "threshold": float(calibration["threshold"])}, calibration
+    chosen = {"threshold": float(calibration["threshold"])}
+    if "probe_low" in calibration:
+        from math_router.probe.model import load_probe
+
+        named = overrides.get("probe", options.probe if options else None)
+        probe = named or calibration.get("probe")
+        if named and load_probe(named).fingerprint() != calibration.get("probe_weights"):
+            raise UserError(f"the calibration's bands are for another probe "
+                            f"({calibration.get('probe')}): calibrate {named} itself")
+        chosen.update(probe=probe, probe_low=float(calibration["probe_low"]),
+                      probe_high=float(calibration["probe_high"]))
+    return {**overrides, **chosen}, calibration
+
+
+def _calibrate_probe(dataset: str, target, *, n, seed, out, options: ModelOptions, fields,
+                     concurrency, progress, notify, vote_share) -> dict:
+    """The probe method's bands: the probe's scores on calibration problems it was not
+    trained on (those are left out), read from the specialist's prompt evaluation alone."""
+    import json
+
+    from math_router.evals.calibrate import VOTE_SHARE, probe_bands
+    from math_router.evals.datasets import load_problems
+    from math_router.evals.folders import write_text_atomic
+    from math_router.evals.probe_training import read_states
+    from math_router.factory import build_setup, default_concurrency, fitted_probe
+
+    notify = notify or _quiet
+    vote_share = VOTE_SHARE if vote_share is None else vote_share
+    problems = load_problems(dataset, n, seed, fields=fields, notify=notify) if fields \
+        else load_problems(dataset, n, seed, notify=notify)
+    concurrency = concurrency or default_concurrency(options, ["slm"])
+    setup = build_setup(["slm"], options, notify=notify, concurrency=concurrency)
+    probe = fitted_probe(options, setup.specialist)
+    trained = set(probe.training.get("problem_ids") or [])
+    kept = [p for p in problems if p.id not in trained]
+    if len(kept) < len(problems):
+        notify(f"left out {len(problems) - len(kept)} calibration problem(s) the probe was "
+               "trained on")
+    states = read_states(setup.specialist, [p.question for p in kept], concurrency=concurrency,
+                         progress=progress)
+    scores = [probe.probability(s) for s in states]
+    bands = probe_bands(scores, target, vote_share)
+    out = Path(out) if out else Path("results") / f"calibration_{time.strftime('%Y%m%d-%H%M%S')}"
+    result = {"method": "probe", "threshold": options.threshold, **bands,
+              "target": str(target), "target_spec": attrs.asdict(target), "met": True,
+              "vote_share": vote_share, "probe": str(Path(options.probe).resolve()),
+              "probe_weights": probe.fingerprint(), "dataset": dataset, "n": len(kept),
+              "seed": seed, "problem_ids": [p.id for p in kept],
+              "scores": [round(s, 6) for s in scores], "results": str(out),
+              "date": time.strftime("%Y-%m-%d")}
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "calibration.json", json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict | None,
@@ -249,14 +304,22 @@ def _quiet(_: str) -> None:
 def calibrate(dataset: str, target, *, n: int | None = CALIBRATION_N, seed: int = DEFAULT_SEED,
               out: str | Path | None = None, options: ModelOptions | None = None, fields=None,
               concurrency: int | None = None, progress: bool = True,
-              notify: Callable[[str], None] | None = None, **overrides) -> dict:
+              notify: Callable[[str], None] | None = None, vote_share: float | None = None,
+              **overrides) -> dict:
     """Choose the cascade's threshold on `dataset` (problems apart from the test set) for
-    `target` (evals.calibrate.parse_target); writes and returns calibration.json's content."""
+    `target` (evals.calibrate.parse_target); writes and returns calibration.json's content.
+    With a `probe` option: the probe method's bands instead (`vote_share` of the problems
+    to the cascade's band)."""
     import json
 
     from math_router.evals.calibrate import ALL, calibration_result, parse_target
 
     target = parse_target(target) if isinstance(target, str) else target
+    base = model_options(options, **overrides)
+    if base.probe:
+        return _calibrate_probe(dataset, target, n=n, seed=seed, out=out, options=base,
+                                fields=fields, concurrency=concurrency, progress=progress,
+                                notify=notify, vote_share=vote_share)
     opts = model_options(options, **{**overrides, "threshold": ALL,
                                      "cascade_escalates": target.kind == "accuracy"})
     methods = ["cascade", "llm"] if target.kind == "accuracy" else ["cascade"]
@@ -266,3 +329,47 @@ def calibrate(dataset: str, target, *, n: int | None = CALIBRATION_N, seed: int 
     result = calibration_result(run, target, dataset, seed, opts.samples_mix)
     (out / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def train_probe(run_dirs: Iterable[str | Path] = (), *, out: str | Path,
+                dataset: str = "gsm8k-train", n: int | None = 400, seed: int = DEFAULT_SEED,
+                options: ModelOptions | None = None, concurrency: int | None = None,
+                progress: bool = True, notify: Callable[[str], None] | None = None,
+                **overrides):
+    """Fit a probe (probe.model.Probe) on `slm` runs' labels and the specialist's hidden states;
+    writes out/probe.json and returns the probe.
+
+    Without `run_dirs`, the specialist first answers `n` problems of `dataset` (greedy) into
+    out/labels, an ordinary `slm` eval folder (rerunning resumes it). The labels' specialist
+    must be the one `options` build: a probe learns one model's hidden state.
+    """
+    from math_router.evals.probe_training import labelled, read_states, train, write_probe
+    from math_router.factory import build_setup, default_concurrency, model_identity
+    from math_router.specialists.base import can_read
+
+    notify = notify or _quiet
+    opts = model_options(options, **overrides)
+    out = Path(out)
+    run_dirs = [Path(d) for d in run_dirs]
+    if not run_dirs:
+        labels = out / "labels"
+        evaluate(["slm"], dataset, n=n, seed=seed, out=labels, concurrency=concurrency,
+                 progress=progress, options=opts, notify=notify)
+        run_dirs = [labels]
+    data = labelled(run_dirs)
+    concurrency = concurrency or default_concurrency(opts, ["slm"])
+    setup = build_setup(["slm"], opts, notify=notify, concurrency=concurrency)
+    identity = model_identity(setup.specialist)
+    if identity != data.specialist:
+        raise UserError(f"the labels were made by another specialist ({data.specialist}); this "
+                        f"run's --specialist is {identity}: pass the one that made them")
+    if data.mode != opts.specialist_mode:
+        raise UserError(f"the labels were made in --specialist-mode {data.mode}; pass it again")
+    if not can_read(setup.specialist):
+        raise UserError("the probe reads the specialist's hidden state: it needs a GGUF "
+                        "specialist on the batched decoder (a GGUF --specialist, --batch on)")
+    states = read_states(setup.specialist, data.questions,
+                         concurrency=concurrency, progress=progress)
+    probe = train(data, states, seed=seed)
+    write_probe(probe, out)
+    return probe

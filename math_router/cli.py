@@ -130,6 +130,16 @@ def model_options(f):
                      default=DEFAULTS["threshold"].default, show_default=True,
                      help="cascade: escalate to the orchestrator when the majority's share is "
                           "below this (1.01: always)."),
+        click.option("--probe", type=click.Path(dir_okay=False), metavar="PROBE_JSON",
+                     help="probe: a probe.json from `train-probe` (fitted on this specialist)."),
+        click.option("--probe-low", type=click.FloatRange(0, 1),
+                     default=DEFAULTS["probe_low"].default, show_default=True,
+                     help="probe: below this P(specialist right), the orchestrator answers "
+                          "alone (nothing decoded); `calibrate --probe` chooses it."),
+        click.option("--probe-high", type=click.FloatRange(0, 1),
+                     default=DEFAULTS["probe_high"].default, show_default=True,
+                     help="probe: at or above it, one greedy specialist solution answers; "
+                          "between the two, the vote cascade."),
         click.option("--sample-temperature", type=click.FloatRange(0.01, 2),
                      default=SAMPLING.temperature,
                      show_default=True, help="cascade: sampling temperature."),
@@ -489,6 +499,46 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
                                    "command to retry them")
 
 
+@cli.command("train-probe")
+@click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for probe.json (and, without RUN_DIRS, the labelling run).")
+@click.option("--dataset", default="gsm8k-train", show_default=True,
+              help="Without RUN_DIRS: the problems the specialist answers for labels (keep them "
+                   "apart from the test set).")
+@click.option("--n", type=ProblemCount(), default="400", show_default=True,
+              help="Without RUN_DIRS: how many.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1),
+              help=f"Prompts read at once [default: {CPU_CONCURRENCY}, or {GPU_CONCURRENCY} "
+                   f"on a GPU].")
+@click.option("--no-progress", is_flag=True)
+@model_options
+def train_probe(run_dirs, out, dataset, n, seed, concurrency, no_progress, **kw):
+    """Fit a probe that tells, before the specialist writes, whether it will be right.
+
+    RUN_DIRS are `eval --method slm` folders (each record says whether the greedy answer was
+    right); without them the specialist first answers --n problems of --dataset into
+    OUT/labels (resumable). The probe reads the specialist's hidden state at the question's
+    last prompt token (scikit-learn fits it: pip install 'math-router[probe]'), and is
+    judged on a held-out quarter. Use it with `--method probe --probe OUT/probe.json`.
+
+    \b
+    Example:
+      math-router eval --method slm --dataset gsm8k-train --n 400 --out runs/labels
+      math-router train-probe runs/labels --out runs/probe
+    """
+    from math_router import api
+    from math_router.evals.probe_training import describe
+
+    with user_errors():
+        probe = api.train_probe(run_dirs, out=out, dataset=dataset, n=n, seed=seed,
+                                options=make_options(kw), concurrency=concurrency,
+                                progress=not no_progress, notify=notify)
+    click.echo(describe(probe))
+    click.echo(f"wrote {out / 'probe.json'}; use it with --method probe --probe {out / 'probe.json'}")
+
+
 @cli.command()
 @click.option("--dataset", default="gsm8k-train", show_default=True,
               help="Calibration problems, disjoint from the test set: gsm8k-train, or a file.")
@@ -502,22 +552,38 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
 @click.option("--concurrency", type=click.IntRange(1),
               help=f"Problems solved at once [default: {CPU_CONCURRENCY}, or {GPU_CONCURRENCY} "
                    f"when the specialist GGUF runs on a GPU].")
+@click.option("--vote-share", type=click.FloatRange(0, 1),
+              help="With --probe: the share of problems the probe method sends to the vote "
+                   "cascade [default: 0.1].")
 @click.option("--no-progress", is_flag=True)
 @model_options
-def calibrate(dataset, n, seed, target, out, concurrency, no_progress, **kw):
-    """Choose the cascade's threshold on problems apart from the test set, for a TARGET.
+def calibrate(dataset, n, seed, target, out, concurrency, vote_share, no_progress, **kw):
+    """Choose the cascade's threshold on problems apart from the test set, for a TARGET
+    (with --probe: the probe method's two bands).
 
     \b
     Example:
       math-router calibrate --dataset gsm8k-train --n 50 --target escalate:0.2
       math-router eval --method cascade --calibration <out>/calibration.json
+      math-router calibrate --probe runs/probe/probe.json --n 200 --target escalate:0.1
+      math-router eval --method probe --calibration <out>/calibration.json
     """
     from math_router import api
 
     with user_errors():
         result = api.calibrate(dataset, target, n=n, seed=seed, out=out, options=make_options(kw),
-                               concurrency=concurrency, progress=not no_progress, notify=notify)
+                               concurrency=concurrency, progress=not no_progress, notify=notify,
+                               vote_share=vote_share)
     achieved = result["achieved"]
+    if result.get("method") == "probe":
+        click.echo(f"probe bands low {result['probe_low']:g}, high {result['probe_high']:g} for "
+                   f"\"{result['target']}\": of {result['n']} {result['dataset']} problems "
+                   f"{achieved['escalation_rate']:.0%} go to the orchestrator alone, "
+                   f"{achieved['vote_rate']:.0%} to the vote, {achieved['specialist_rate']:.0%} "
+                   "to one greedy solution")
+        click.echo(f"wrote {result['results']}/calibration.json; use it with "
+                   f"eval --method probe --calibration {result['results']}/calibration.json")
+        return
     line = (f"threshold {result['threshold']:g} for \"{result['target']}\": escalates "
             f"{achieved['escalation_rate']:.0%} of {result['n']} {result['dataset']} problems")
     if "accuracy" in achieved:

@@ -61,9 +61,26 @@ def build_setup(methods: list[str], options: ModelOptions,
         orchestrator = orchestrator and CachedChat(orchestrator, cache)
         baseline = baseline and CachedChat(baseline, cache)
         specialists = {mode: CachedSpecialist(s, cache) for mode, s in specialists.items()}
+    specialist = specialists.get(options.specialist_mode)
+    probe = fitted_probe(options, specialist) if "probe" in methods else None
     return Setup(orchestrator=orchestrator, baseline=baseline, batch_rounds=rounds,
-                 specialist=specialists.get(options.specialist_mode),
-                 specialists=specialists, tools=tools, options=options)
+                 specialist=specialist, specialists=specialists, tools=tools, options=options,
+                 probe=probe)
+
+
+def fitted_probe(options: ModelOptions, specialist):
+    """The probe method's probe.json, refused in one line if it was fitted on another
+    specialist or mode, or if the bands are out of order."""
+    from math_router.probe.model import load_probe
+
+    if not options.probe:
+        raise UserError("method probe needs --probe PATH: a probe.json from `train-probe`")
+    if not 0.0 <= options.probe_low <= options.probe_high <= 1.0:
+        raise UserError(f"the probe's bands must satisfy 0 <= low <= high <= 1 (got low "
+                        f"{options.probe_low:g}, high {options.probe_high:g})")
+    probe = load_probe(options.probe)
+    probe.check_specialist(model_identity(specialist), options.specialist_mode)
+    return probe
 
 
 def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:

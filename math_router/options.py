@@ -32,6 +32,12 @@ GPU_CONCURRENCY = 64
 # The cascade escalates when fewer than this share of the samples agree (3 of 4).
 DEFAULT_THRESHOLD = 0.75
 
+# The probe method's bands before calibration: P(the specialist's greedy answer is right) at
+# or above HIGH answers with one greedy solution, below LOW goes to the orchestrator, and the
+# vote cascade takes what is between. `calibrate --probe` replaces them with quantiles of the
+# probe's own scores on other problems.
+DEFAULT_PROBE_BANDS = (0.3, 0.6)
+
 
 @attrs.frozen
 class ModelOptions:
@@ -67,6 +73,9 @@ class ModelOptions:
     agree_stop: bool = True  # with router_samples > 1: an agreed vote (>= threshold) ends the router
     cascade_escalates: bool = True  # off: the cascade only votes (calibration)
     sandbox: SandboxLimits = SandboxLimits()
+    probe: str | None = None  # a probe.json from train-probe: the probe method's router
+    probe_low: float = DEFAULT_PROBE_BANDS[0]  # below: to the orchestrator, nothing decoded
+    probe_high: float = DEFAULT_PROBE_BANDS[1]  # at or above: one greedy specialist solution
     batch_api: bool = False  # the orchestrator's calls go through the OpenAI Batch API
     batch_poll: float = 30.0  # seconds between checks of a running batch
 

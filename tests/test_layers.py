@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "math_router"
 
 # Lowest first; a module may import its own layer and those below.
-LAYERS = [{"engine"}, {"llama"}, {"specialists", "sandbox"}, {"tools"}, {"options"}, {"evals"},
+LAYERS = [{"engine"}, {"llama"}, {"specialists", "sandbox", "probe"}, {"tools"}, {"options"}, {"evals"},
           {"api", "factory", "checks", "server_connections"}, {"cli", "server", "testing"}]
 
 

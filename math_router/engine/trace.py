@@ -143,6 +143,16 @@ class Vote:
 
 
 @attrs.frozen
+class Route:
+    """The probe method's decision before anything was decoded."""
+
+    probability: float  # the probe's P(the specialist's greedy answer is right)
+    way: str  # "specialist" (one greedy solution), "cascade" (the vote), "orchestrator"
+    low: float  # the bands it was compared with
+    high: float
+
+
+@attrs.frozen
 class Trace:
     """The record of one question answered by one method."""
 
@@ -164,6 +174,7 @@ class Trace:
     device: str | None = None  # where the specialist ran, when one did
     details: dict[str, Any] = attrs.field(factory=dict)
     vote: Vote | None = None  # set by methods that vote over samples (the cascade)
+    route: Route | None = None  # set by the probe method: which way it sent the question
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self, recurse=True)
@@ -181,9 +192,10 @@ class Trace:
         calls = [ToolCall(**{**c, "usage": usage_map(c["usage"]),
                              "model": c.get("model") and ModelAnswer(**c["model"])})
                  for c in data.get("tool_calls", [])]
-        vote = data.get("vote")
+        vote, route = data.get("vote"), data.get("route")
         return cls(**{**data, "turns": turns, "tool_calls": calls,
-                      "usage": usage_map(data.get("usage", {})), "vote": vote and Vote(**vote)})
+                      "usage": usage_map(data.get("usage", {})), "vote": vote and Vote(**vote),
+                      "route": route and Route(**route)})
 
 
 def parse_arguments(arguments: str) -> object:

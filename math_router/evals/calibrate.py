@@ -15,6 +15,12 @@ the user names:
 The choice, the target, the calibration problems' ids and the curve go into
 calibration.json; `eval --calibration` uses it, refuses test problems that
 were among the calibration problems, and records it in run.json.
+
+With `--probe PROBE_JSON` it sets the probe method's two bands instead, from the
+probe's scores on the calibration problems (the specialist reads each prompt;
+nothing is decoded, nothing is sent): `escalate:X` puts the X with the lowest
+scores below the low band (the orchestrator alone) and the next `--vote-share`
+in the cascade's band. The cascade there may escalate some of its share too.
 """
 
 from __future__ import annotations
@@ -126,3 +132,42 @@ def check_disjoint(calibration: dict, problem_ids: list[str]) -> None:
                         f"({', '.join(shared[:3])}{', ...' if len(shared) > 3 else ''}): calibrate "
                         "on other problems (gsm8k-train, another seed) so the threshold is not "
                         "tuned on the test set")
+
+
+VOTE_SHARE = 0.1  # the probe method's problems that go to the vote cascade, by default
+
+
+def probe_bands(scores: list[float], target: Target, vote_share: float) -> dict:
+    """The probe method's low and high bands at the target's escalation share: quantiles of
+    the calibration problems' scores, so that about that share scores below low and about
+    `vote_share` more below high."""
+    import numpy as np
+
+    if target.kind != "escalate":
+        raise UserError("calibrate --probe takes --target escalate:SHARE (the share the probe "
+                        "sends to the orchestrator with nothing decoded)")
+    if not 0 <= vote_share <= 1 - target.value:
+        raise UserError(f"--vote-share must be between 0 and {1 - target.value:g} "
+                        "(the escalation share and the vote share together at most 1)")
+    if not scores:
+        raise UserError("no calibration problem was read")
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))
+    low = _cut(ordered, target.value)
+    high = max(low, _cut(ordered, target.value + vote_share))
+    below_low = float(np.mean(ordered < low))
+    below_high = float(np.mean(ordered < high))
+    return {"probe_low": low, "probe_high": high,
+            "achieved": {"escalation_rate": below_low, "vote_rate": below_high - below_low,
+                         "specialist_rate": 1 - below_high}}
+
+
+def _cut(ordered, share: float) -> float:
+    """A score with `share` of `ordered` below it: midway between neighbours, so a score
+    on the boundary is not split by rounding; 0 and 1 at the ends (nothing, everything)."""
+    n = len(ordered)
+    k = int(round(share * n))
+    if k <= 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    return round(float(ordered[k - 1] + ordered[k]) / 2, 6)

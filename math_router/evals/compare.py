@@ -155,7 +155,7 @@ def method_stats(records: list[dict], expected: int | None = None) -> dict:
 
 
 def cascade_stats(records: list[dict]) -> dict:
-    voted = [r for r in records if "escalated" in r]
+    voted = [r for r in records if "agreement" in r]  # the cascade's (the probe escalates too)
     if not voted:
         return {}
     vote_only = any(r.get("vote_only") for r in voted)

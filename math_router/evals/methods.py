@@ -5,6 +5,7 @@
 | router  | the orchestrator, delegating through `slm_help` |
 | slm     | the specialist alone |
 | cascade | the specialist samples k solutions; the orchestrator decides only when they disagree |
+| probe   | a probe on the specialist's hidden state picks one of: slm, cascade, the orchestrator |
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from math_router.engine import loop
 from math_router.engine.chat import ChatModel
 from math_router.engine.errors import TransportError, UserError, check_text
 from math_router.engine.progress import say, say_solved
-from math_router.engine.trace import Trace, Usage, Vote
+from math_router.engine.trace import Route, Trace, Usage, Vote, add_usage, measured_seconds
 from math_router.engine.answers import extract_answer, normalize, vote
 from math_router.evals.voting import StopWhenSettled
 from math_router.options import DEFAULT_THRESHOLD, ModelOptions  # noqa: F401 (re-exported)
@@ -56,6 +57,7 @@ class Setup:
     specialists: dict[str, Specialist] = attrs.field(factory=dict)  # by mode, for a mixed vote
     tools: tuple = ()  # the orchestrator's tools beside slm_help (python, the user's own)
     batch_rounds: object = None  # engine.batch_api.BatchRounds when calls go through the Batch API
+    probe: object = None  # probe.model.Probe for the probe method, checked against the specialist
     options: ModelOptions = ModelOptions()
 
     def chat_for(self, method: str) -> ChatModel | None:
@@ -175,6 +177,55 @@ def cascade(setup: Setup, question: str) -> Trace:
     return loop.summarize(merged, chat, opts.prices)
 
 
+def probe(setup: Setup, question: str) -> Trace:
+    """Know before decoding: the specialist reads the question (its prompt evaluated, nothing
+    written), the probe turns its hidden state into P(its greedy answer is right), and that
+    picks the way: one greedy solution (high), the vote cascade (between), or the orchestrator
+    alone with nothing decoded (low). The reading's cells stay in the decoder, so a greedy
+    solution or a vote that follows evaluates one prompt token, not the prompt again."""
+    opts = setup.options
+    specialist = _need(setup.specialist, "probe", "a specialist")
+    fitted = _need(setup.probe, "probe", "a probe (--probe PATH, a probe.json from train-probe)")
+    if not getattr(specialist, "reads_hidden_state", False):
+        raise UserError("method probe reads the specialist's hidden state: it needs a GGUF "
+                        "specialist on the batched decoder")
+    question = question_text(question)
+    start = time.perf_counter()
+    reading = specialist.read(question)
+    read_wall = time.perf_counter() - start
+    p = fitted.probability(reading.hidden_state)
+    way = route_of(p, opts.probe_low, opts.probe_high)
+    say(f"probe: P(specialist right) {p:.2f} -> {way}")
+    inner = {"specialist": slm, "cascade": cascade, "orchestrator": _orchestrator_alone}[way]
+    trace = inner(setup, question)
+    # The reading is the specialist's prompt evaluation: its tokens and seconds join the
+    # specialist's (run in process: no cost to add).
+    usage = add_usage(trace.usage, {"specialist": reading.usage})
+    spent = trace.spent_seconds + read_wall
+    costs = dict(trace.component_cost_usd)
+    costs.setdefault("specialist", 0.0)
+    return attrs.evolve(
+        trace, method="probe", usage=usage, spent_seconds=spent,
+        seconds=measured_seconds(spent, usage.values()),
+        component_seconds={c: u.seconds for c, u in usage.items()},
+        component_cost_usd=costs, models={**trace.models, "specialist": specialist.name},
+        local=sorted({*trace.local, *(["specialist"] if specialist.local else [])}),
+        device=trace.device or reading.details.get("device"),
+        route=Route(probability=round(p, 6), way=way, low=opts.probe_low, high=opts.probe_high))
+
+
+def route_of(probability: float, low: float, high: float) -> str:
+    """The probe method's one rule: which way a question goes at these bands."""
+    if probability >= high:
+        return "specialist"
+    return "orchestrator" if probability < low else "cascade"
+
+
+def _orchestrator_alone(setup: Setup, question: str) -> Trace:
+    """The llm method's request on the orchestrator (not the llm baseline's own model)."""
+    return llm(attrs.evolve(setup, baseline=None), question)
+
+
 def toolbox(setup: Setup, specialist: Specialist) -> ToolRegistry:
     """slm_help and the setup's other tools, as the router and the cascade offer them."""
     return ToolRegistry([slm_help_tool(specialist), *setup.tools])
@@ -226,6 +277,9 @@ def prompts(method: str, setup: Setup) -> dict[str, str]:
     declared = DECLARED[method]
     if declared.system:
         texts["orchestrator_system"] = declared.system
+    if method == "probe":  # it asks as the llm and as the cascade do
+        texts["orchestrator_system_llm"] = LLM_SYSTEM
+        texts["orchestrator_system_cascade"] = CASCADE_SYSTEM
     if declared.delegates and setup.specialist is not None:
         texts["tools"] = json.dumps(toolbox(setup, setup.specialist).schemas(), sort_keys=True)
     return texts
@@ -296,6 +350,17 @@ def _cascade_settings(setup: Setup) -> dict:
             "escalates": opts.cascade_escalates}
 
 
+def _probe_settings(setup: Setup) -> dict:
+    """The cascade's settings (its middle band is the cascade), the bands, and the probe by
+    its training data's hash and its weights' fingerprint."""
+    opts = setup.options
+    fitted = setup.probe
+    return {**_cascade_settings(setup), "probe_low": opts.probe_low, "probe_high": opts.probe_high,
+            "probe": None if fitted is None else {
+                "data_sha256": fitted.training.get("data_sha256"),
+                "weights": fitted.fingerprint(), "heldout_auroc": fitted.heldout.get("auroc")}}
+
+
 # The cascade's orchestrator is built up front but called only on escalation.
 DECLARED: dict[str, Method] = {m.name: m for m in (
     Method("llm", llm, frozenset({"orchestrator"}), system=LLM_SYSTEM),
@@ -304,6 +369,8 @@ DECLARED: dict[str, Method] = {m.name: m for m in (
     Method("slm", slm, frozenset({"specialist"})),
     Method("cascade", cascade, frozenset({"orchestrator", "specialist"}), system=CASCADE_SYSTEM,
            delegates=True, settings=_cascade_settings),
+    Method("probe", probe, frozenset({"orchestrator", "specialist"}), delegates=True,
+           settings=_probe_settings),
 )}
 
 METHODS: dict[str, Callable[[Setup, str], Trace]] = {name: m.solve for name, m in DECLARED.items()}

@@ -116,7 +116,10 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
         **({"meta": problem.meta} if problem.meta else {}),
         "trace": trace.to_dict() if trace else None,
     }
-    if trace is not None and trace.vote is not None:  # the cascade's vote
+    if trace is not None and trace.route is not None:  # the probe method's way
+        row.update(route=trace.route.way, probe_probability=trace.route.probability,
+                   escalated=bool(trace.turns))  # the orchestrator was asked
+    elif trace is not None and trace.vote is not None:  # the cascade's vote
         v = trace.vote
         row.update(agreement=v.agreement, escalated=v.escalated, threshold=v.threshold,
                    candidates=[{k: c[k] for k in ("answer", "count", "by_mode") if k in c}

@@ -57,6 +57,10 @@ class Generation:
     completion_tokens: int  # what the model generated; injected text is not counted
     finish_reason: str  # "stop" | "length" | "cancelled" (the caller's outcome was settled)
     injected_tokens: int = 0  # text an interlude appended (read by the model like a prompt)
+    # With `logprobs`: each generated token and its log-probability under the model (before
+    # temperature), for confidence features (probe.features).
+    tokens: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] = ()
 
 
 @attrs.frozen
@@ -66,6 +70,9 @@ class BatchResult:
     queue_seconds: float  # waiting for free sequence slots
     generate_seconds: float  # from the first decode of this request to its last token
     prompt_reused: int = 0  # prompt tokens whose KV cells came from an earlier sequence
+    # With `hidden_state`: the model's last hidden state (after the final norm, as llama.cpp's
+    # embeddings output gives it) at the prompt's last token, read from the same evaluation.
+    hidden_state: np.ndarray | None = None
 
 
 @attrs.define(eq=False)
@@ -83,6 +90,9 @@ class _Sequence:
     inject: list[int] = attrs.field(factory=list)  # tokens to evaluate before sampling again
     injected: int = 0
     random: Any = None  # numpy Generator of a sampled sequence: its seed's own stream
+    logprobs: list[float] | None = None  # each generated token's, when the request asked
+    generated: list[int] = attrs.field(factory=list)  # the tokens those log-probabilities are of
+    last_logprob: float = 0.0  # the chosen token's, until _accept keeps or drops it
 
 
 @attrs.define(eq=False)
@@ -102,6 +112,9 @@ class _Request:
     grammar: Any = None  # a llama_cpp.LlamaGrammar every sequence of the request must follow
     ignore_eos: bool = False  # benchmarks: generate max_tokens, as llama.cpp's own benchmarks do
     reused: int = 0
+    want_hidden: bool = False
+    hidden: np.ndarray | None = None
+    want_logprobs: bool = False
 
 
 class BatchedDecoder:
@@ -155,18 +168,26 @@ class BatchedDecoder:
                  max_tokens: int = 1024,
                  settled: Callable[[list[str | None]], bool] | None = None,
                  interlude: Interlude | None = None, grammar: Any = None,
-                 ignore_eos: bool = False) -> BatchResult:
+                 ignore_eos: bool = False, hidden_state: bool = False,
+                 logprobs: bool = False) -> BatchResult:
         """`n` completions of the token list `prompt`, decoded alongside other callers' requests.
 
         `settled`, called with the finished texts (None for the rest) each time one
         finishes, may end the others early ("cancelled") once the caller's outcome
         cannot change, so a long straggler does not hold the answer up.
+        `hidden_state`: also the model's hidden state at the prompt's last token
+        (`max_tokens=0` evaluates the prompt and generates nothing: its cells are kept,
+        so a later request with the same prompt evaluates one token). `logprobs`: each
+        generated token's log-probability.
         """
         if not 1 <= n <= self.n_seq_max:
             raise ValueError(f"n must be between 1 and {self.n_seq_max}")
+        if max_tokens < 0 or (max_tokens == 0 and not hidden_state):
+            raise ValueError("max_tokens must be positive (0 only to read the hidden state)")
         request = _Request(list(prompt), n, sampling, max_tokens, Future(), time.perf_counter(),
                            settled=settled, interlude=interlude, grammar=grammar,
-                           ignore_eos=ignore_eos)
+                           ignore_eos=ignore_eos, want_hidden=hidden_state,
+                           want_logprobs=logprobs)
         with self._cond:
             self._start()
             self._queue.append(request)
@@ -198,6 +219,10 @@ class BatchedDecoder:
         params.n_ubatch = self.n_batch
         params.n_seq_max = self.n_seq_max + self.n_retain
         params.kv_unified = True  # any sequence may use any cell; copies share cells
+        # Per-token hidden states when a step asks for them (llama_set_embeddings, per step);
+        # a generative model pools nothing.
+        params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_NONE
+        self._embeddings_on = False
         # The attention kernel llama.cpp's own tools pick (auto: flash attention where the
         # backend has it). llama-cpp-python's default turns it off, which on a 2-core CPU cost
         # 8-40% of the decode rate at 8-64 sequences (docs/benchmarks.md).
@@ -343,6 +368,8 @@ class BatchedDecoder:
                         max_tokens=request.max_tokens, index=index)
         if s.temperature > 0:
             seq.random = np.random.default_rng(s.seed + index)  # each sample its own stream
+        if request.want_logprobs:
+            seq.logprobs = []
         if request.grammar is None and not self.llama_sampling:
             return seq  # chosen in numpy with the step's other sequences
         from llama_cpp import _internals
@@ -386,18 +413,44 @@ class BatchedDecoder:
                     if seq.pending_text is not None:
                         self._take_interlude(seq)
         decoding = self._add_decoding(active)
-        injecting = self._add_injections(active)
-        prefilled = self._add_prefill(active)
+        # With embeddings on, llama.cpp outputs every token of the batch (logits and all):
+        # a step that reads a hidden state holds only tokens that are outputs anyway, the
+        # decoding ones and the last prompt token of each request that asked.
+        prefilled = self._add_hidden_finals(active)
+        injecting = [] if prefilled else self._add_injections(active)
+        prefilled = prefilled or self._add_prefill(active)
         if self._batch.n_tokens == 0:
             return
+        # The hidden state comes out of the same llama_decode as the logits, only on the steps
+        # that complete a prompt whose request asked for it.
+        self._embeddings(any(request.want_hidden for request, _ in prefilled))
         code = self._llama_cpp.llama_decode(self._ctx.ctx, self._batch)
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code} (KV cache full?)")
+        for request, index in prefilled:
+            if request.want_hidden:
+                request.hidden = self._hidden_state(index)
         self.max_active = max(self.max_active, len(decoding))
         self._sample(active, decoding + injecting, prefilled)
         if self._batch.n_tokens == len(decoding):  # decode only: no prompt, no injected text
             self.decode_tokens += len(decoding)
             self.decode_seconds += time.perf_counter() - started
+
+    def _embeddings(self, on: bool) -> None:
+        if on != self._embeddings_on:
+            self._llama_cpp.llama_set_embeddings(self._ctx.ctx, on)
+            self._embeddings_on = on
+
+    def _hidden_state(self, index: int) -> np.ndarray:
+        """A copy of the hidden state llama.cpp wrote for batch position `index`."""
+        import ctypes
+
+        pointer = self._llama_cpp.llama_get_embeddings_ith(self._ctx.ctx, index)
+        if not pointer:
+            raise RuntimeError("llama.cpp returned no hidden state for the prompt's last token")
+        n_embd = self._llama_cpp.llama_model_n_embd(self._model.model)
+        return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
+                                     shape=(n_embd,)).copy()
 
     def _add(self, token: int, position: int, seq_id: int, logits: bool) -> int:
         """One token into the batch; its index there."""
@@ -452,18 +505,37 @@ class BatchedDecoder:
         completed: list[tuple[_Request, int]] = []
         for request in active:
             room = self.n_batch - self._batch.n_tokens
-            if request.prefilled == len(request.prompt) or room <= 0:
+            # A request that reads its hidden state evaluates its last token in a step of its own
+            # kind (_add_hidden_finals).
+            limit = len(request.prompt) - (1 if request.want_hidden else 0)
+            if request.prefilled >= limit or room <= 0:
                 continue
             if request.started is None:
                 request.started = time.perf_counter()
             first = request.sequences[0].seq_id
-            end = min(len(request.prompt), request.prefilled + room)
+            end = min(limit, request.prefilled + room)
             for position in range(request.prefilled, end):
                 index = self._add(request.prompt[position], position, first,
                                   position == len(request.prompt) - 1)
             request.prefilled = end
             if end == len(request.prompt):
                 completed.append((request, index))
+        return completed
+
+    def _add_hidden_finals(self, active: list[_Request]) -> list[tuple[_Request, int]]:
+        """The last prompt token of each request that reads its hidden state and has the rest of
+        its prompt evaluated; the requests whose prompt this completes, with its index."""
+        completed: list[tuple[_Request, int]] = []
+        for request in active:
+            if not request.want_hidden or request.prefilled != len(request.prompt) - 1 \
+                    or self._batch.n_tokens >= self.n_batch:
+                continue
+            if request.started is None:
+                request.started = time.perf_counter()
+            position = len(request.prompt) - 1
+            index = self._add(request.prompt[position], position, request.sequences[0].seq_id, True)
+            request.prefilled = len(request.prompt)
+            completed.append((request, index))
         return completed
 
     def _sample(self, active: list[_Request], evaluated: list[_Sequence],
@@ -473,6 +545,10 @@ class BatchedDecoder:
         llama_cpp = self._llama_cpp
         picks: list[tuple[_Request, _Sequence, int]] = []
         for request, index in prefilled:
+            if request.max_tokens == 0:  # the prompt's evaluation was all it asked for
+                for seq in request.sequences:
+                    seq.finish_reason = "length"
+                continue
             first = request.sequences[0].seq_id
             for seq in request.sequences[1:]:
                 llama_cpp.llama_memory_seq_cp(self._ctx.memory, first, seq.seq_id, -1, -1)
@@ -513,12 +589,20 @@ class BatchedDecoder:
                                               top_k=top_k, top_p=top_p, banned=banned)
             for k, token in zip(members, chosen.tolist()):
                 tokens[k] = token
+            asking = [j for j, k in enumerate(members) if picks[k][0].want_logprobs]
+            if asking:
+                values = step_sampling.logprobs(rows[asking], chosen[asking])
+                for j, value in zip(asking, values.tolist()):
+                    picks[members[j]][1].last_logprob = value
         return tokens
 
     def _accept(self, request: _Request, seq: _Sequence, token: int) -> None:
         if token in self._eog_set:
             seq.finish_reason = "stop"
             return
+        if seq.logprobs is not None:
+            seq.logprobs.append(seq.last_logprob)
+            seq.generated.append(token)
         seq.tokens.append(token)
         seq.position += 1
         if len(seq.tokens) >= seq.max_tokens:
@@ -605,10 +689,13 @@ class BatchedDecoder:
         started = request.started or done
         return BatchResult(
             generations=[Generation(self._text(s), len(s.tokens) - s.injected, s.finish_reason or "stop",
-                                    s.injected) for s in request.sequences],
+                                    s.injected, tokens=tuple(s.generated),
+                                    logprobs=tuple(s.logprobs or ()))
+                         for s in request.sequences],
             prompt_tokens=len(request.prompt),
             queue_seconds=started - request.submitted,
-            generate_seconds=done - started, prompt_reused=request.reused)
+            generate_seconds=done - started, prompt_reused=request.reused,
+            hidden_state=request.hidden)
 
 
 def _quietly(make):

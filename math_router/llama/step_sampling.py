@@ -89,6 +89,13 @@ def sample(rows: np.ndarray, uniforms: np.ndarray, *, temperature: float, top_k:
     return ids[np.arange(rows.shape[0]), chosen]
 
 
+def logprobs(rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """log p(chosen token) of each row under the softmax of its logits (temperature 1)."""
+    top = rows.max(axis=1)
+    total = np.log(np.exp(rows - top[:, None]).sum(axis=1)) + top
+    return rows[np.arange(rows.shape[0]), chosen] - total
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)

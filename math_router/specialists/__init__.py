@@ -1,6 +1,6 @@
 """The models that tools call.
 
-    base.py          Specialist protocol, SpecialistResult, SampleSet (SamplingParams re-exported)
+    base.py          Specialist protocol, SpecialistResult, SampleSet, Reading (the hidden state)
     modes.py         the answering modes (cot, tir) as objects: prompt, runs code, answer
     qwen_math.py     the GGUF specialist (on math_router.llama)
     tir.py           tool-integrated reasoning: run the Python the model writes, feed back output

@@ -54,6 +54,18 @@ class SampleSet(_Details):
     details: dict[str, Any] = attrs.field(factory=dict)
 
 
+@attrs.frozen
+class Reading:
+    """What the specialist's evaluation of a question's prompt says before it writes a token:
+    its hidden state at the prompt's last token (the probe's features), and what reading cost.
+    The prompt's KV cells are kept, so a solution asked next starts where the reading ended."""
+
+    hidden_state: tuple[float, ...]
+    usage: Usage  # the prompt's tokens as input, no output
+    seconds: float
+    details: dict[str, Any] = attrs.field(factory=dict)
+
+
 class Specialist(Protocol):
     name: str
     identity: str  # what the response cache keys on: model, file or server
@@ -63,3 +75,15 @@ class Specialist(Protocol):
 
     def sample(self, question: str, params: SamplingParams,
                settled: Callable[[list[str | None]], bool] | None = None) -> SampleSet: ...
+
+
+class ReadingSpecialist(Specialist, Protocol):
+    """A specialist whose hidden state can be read (in process, on llama.cpp's batched
+    decoder): what the `probe` method routes on."""
+
+    def read(self, question: str) -> Reading: ...
+
+
+def can_read(specialist) -> bool:
+    """Whether `specialist` (or the model a cache wraps) offers its hidden state."""
+    return bool(getattr(specialist, "reads_hidden_state", False))

@@ -8,10 +8,23 @@ import attrs
 from math_router.engine.cache import cache_key
 from math_router.engine.caching import CachedModel, stored_usage
 from math_router.engine.trace import Usage
-from math_router.specialists.base import SampleSet, SamplingParams, SpecialistResult
+from math_router.specialists.base import Reading, SampleSet, SamplingParams, SpecialistResult
 
 
 class CachedSpecialist(CachedModel):
+
+    reads_hidden_state = property(lambda self: getattr(self.inner, "reads_hidden_state", False))
+
+    def read(self, question: str) -> Reading:
+        key = cache_key(kind="read", model=self.identity, question=question)
+        stored = self.cache.get(key)
+        if stored is not None:
+            return Reading(hidden_state=tuple(stored["hidden_state"]),
+                           usage=stored_usage(stored["usage"], stored["seconds"]).replayed(),
+                           seconds=stored["seconds"], details={**stored["details"], "cached": True})
+        reading = self.inner.read(question)
+        self.cache.put(key, "read", attrs.asdict(reading))
+        return reading
 
     def solve(self, question: str) -> SpecialistResult:
         key = cache_key(kind="solve", model=self.identity, question=question)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage, usage_of_response
 from math_router.llama.batched import BatchedDecoder
 from math_router.llama.runtime import LlamaRuntime
 from math_router.specialists import tir
-from math_router.specialists.base import GREEDY, SampleSet, SamplingParams, SpecialistResult
+from math_router.specialists.base import (GREEDY, Reading, SampleSet, SamplingParams,
+                                          SpecialistResult)
 from math_router.specialists.modes import COT, DEFAULT_MODE, TIR, specialist_mode
 
 # GSM8K solutions of the stand-in 1.5B model are well under this (docs/benchmarks.md);
@@ -40,6 +42,25 @@ class QwenMathSpecialist:
     @property
     def identity(self) -> str:
         return f"{self.runtime.identity}:max{self.max_tokens}{self.mode.identity}"
+
+    @property
+    def reads_hidden_state(self) -> bool:
+        return self.decoder is not None
+
+    def read(self, question: str) -> Reading:
+        """The prompt evaluated on the batched decoder, nothing generated: its hidden state.
+        The cells stay (the decoder keeps finished sequences), so `solve` right after
+        evaluates one token of the prompt, not all of it."""
+        if self.decoder is None:
+            raise UserError("reading the specialist's hidden state needs the batched decoder "
+                            "(leave --batch on)")
+        prompt = self.runtime.prompt_tokens(self.mode.messages(question))
+        out = self.decoder.generate(prompt, max_tokens=0, hidden_state=True)
+        seconds = out.queue_seconds + out.generate_seconds
+        return Reading(hidden_state=tuple(float(x) for x in out.hidden_state),
+                       usage=Usage.of_call(out.prompt_tokens, 0, seconds), seconds=seconds,
+                       details={"device": self.runtime.device, "mode": self.mode.name,
+                                "prompt_reused": out.prompt_reused})
 
     def solve(self, question: str) -> SpecialistResult:
         if self.decoder is None and not self.mode.runs_code:
