@@ -235,7 +235,7 @@ def _calibrate_probe(dataset: str, target, *, n, seed, out, options: ModelOption
     from math_router.evals.datasets import load_problems
     from math_router.evals.folders import write_text_atomic
     from math_router.evals.probe_training import read_states
-    from math_router.factory import build_setup, default_concurrency, fitted_probe
+    from math_router.factory import build_setup, default_concurrency, fitted_probe, model_identity
 
     notify = notify or _quiet
     vote_share = VOTE_SHARE if vote_share is None else vote_share
@@ -243,7 +243,12 @@ def _calibrate_probe(dataset: str, target, *, n, seed, out, options: ModelOption
         else load_problems(dataset, n, seed, notify=notify)
     concurrency = concurrency or default_concurrency(options, ["slm"])
     setup = build_setup(["slm"], options, notify=notify, concurrency=concurrency)
-    probe = fitted_probe(options, setup.specialist)
+    probe = fitted_probe(options)
+    probe.check_specialist(model_identity(setup.specialist), options.specialist_mode)
+    if probe.reads_confidence:
+        raise UserError("calibrate --probe sets the bands of a hidden-state probe from readings "
+                        "alone; a logprobs probe needs greedy solutions: pass --probe-low and "
+                        "--probe-high from its train-probe output")
     trained = set(probe.training.get("problem_ids") or [])
     kept = [p for p in problems if p.id not in trained]
     if len(kept) < len(problems):
@@ -335,9 +340,10 @@ def train_probe(run_dirs: Iterable[str | Path] = (), *, out: str | Path,
                 dataset: str = "gsm8k-train", n: int | None = 400, seed: int = DEFAULT_SEED,
                 options: ModelOptions | None = None, concurrency: int | None = None,
                 progress: bool = True, notify: Callable[[str], None] | None = None,
-                **overrides):
-    """Fit a probe (probe.model.Probe) on `slm` runs' labels and the specialist's hidden states;
-    writes out/probe.json and returns the probe.
+                features: str = "hidden", **overrides):
+    """Fit a probe (probe.model.Probe) on `slm` runs' labels and the specialist's hidden states
+    (`features="logprobs"`: its greedy solutions' confidence, recorded by runs made with
+    --specialist-logprobs); writes out/probe.json and returns the probe.
 
     Without `run_dirs`, the specialist first answers `n` problems of `dataset` (greedy) into
     out/labels, an ordinary `slm` eval folder (rerunning resumes it). The labels' specialist
@@ -345,10 +351,15 @@ def train_probe(run_dirs: Iterable[str | Path] = (), *, out: str | Path,
     """
     from math_router.evals.probe_training import labelled, read_states, train, write_probe
     from math_router.factory import build_setup, default_concurrency, model_identity
+    from math_router.probe.model import CONFIDENCE
     from math_router.specialists.base import can_read
 
     notify = notify or _quiet
+    if features not in ("hidden", "logprobs"):
+        raise UserError(f"--features is hidden or logprobs, not {features!r}")
     opts = model_options(options, **overrides)
+    if features == "logprobs":
+        opts = attrs.evolve(opts, specialist_logprobs=True)
     out = Path(out)
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
@@ -357,6 +368,10 @@ def train_probe(run_dirs: Iterable[str | Path] = (), *, out: str | Path,
                  progress=progress, options=opts, notify=notify)
         run_dirs = [labels]
     data = labelled(run_dirs)
+    if features == "logprobs":  # read from the records: nothing to run
+        probe = train(data, data.confidence_matrix(), seed=seed, features=CONFIDENCE)
+        write_probe(probe, out)
+        return probe
     concurrency = concurrency or default_concurrency(opts, ["slm"])
     setup = build_setup(["slm"], opts, notify=notify, concurrency=concurrency)
     identity = model_identity(setup.specialist)

@@ -130,6 +130,11 @@ def model_options(f):
                      default=DEFAULTS["threshold"].default, show_default=True,
                      help="cascade: escalate to the orchestrator when the majority's share is "
                           "below this (1.01: always)."),
+        click.option("--specialist-logprobs", is_flag=True,
+                     help="Greedy specialist solutions also record their tokens' "
+                          "log-probabilities (the confidence a `train-probe --features "
+                          "logprobs` probe learns from; a GGUF on the batched decoder, or a "
+                          "server that returns logprobs)."),
         click.option("--probe", type=click.Path(dir_okay=False), metavar="PROBE_JSON",
                      help="probe: a probe.json from `train-probe` (fitted on this specialist)."),
         click.option("--probe-low", type=click.FloatRange(0, 1),
@@ -509,12 +514,17 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
 @click.option("--n", type=ProblemCount(), default="400", show_default=True,
               help="Without RUN_DIRS: how many.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@click.option("--features", type=click.Choice(["hidden", "logprobs"]), default="hidden",
+              show_default=True,
+              help="hidden: the specialist's hidden state, read before it writes (a GGUF); "
+                   "logprobs: its greedy solution's token log-probabilities, read from runs "
+                   "made with --specialist-logprobs (any specialist that returns them).")
 @click.option("--concurrency", type=click.IntRange(1),
               help=f"Prompts read at once [default: {CPU_CONCURRENCY}, or {GPU_CONCURRENCY} "
                    f"on a GPU].")
 @click.option("--no-progress", is_flag=True)
 @model_options
-def train_probe(run_dirs, out, dataset, n, seed, concurrency, no_progress, **kw):
+def train_probe(run_dirs, out, dataset, n, seed, features, concurrency, no_progress, **kw):
     """Fit a probe that tells, before the specialist writes, whether it will be right.
 
     RUN_DIRS are `eval --method slm` folders (each record says whether the greedy answer was
@@ -533,7 +543,8 @@ def train_probe(run_dirs, out, dataset, n, seed, concurrency, no_progress, **kw)
 
     with user_errors():
         probe = api.train_probe(run_dirs, out=out, dataset=dataset, n=n, seed=seed,
-                                options=make_options(kw), concurrency=concurrency,
+                                features=features, options=make_options(kw),
+                                concurrency=concurrency,
                                 progress=not no_progress, notify=notify)
     click.echo(describe(probe))
     click.echo(f"wrote {out / 'probe.json'}; use it with --method probe --probe {out / 'probe.json'}")

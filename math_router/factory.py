@@ -41,6 +41,9 @@ def build_setup(methods: list[str], options: ModelOptions,
     through the Batch API, recorded in `batch_out` (engine.batch_api). `concurrency` (the
     problems or requests answered at once) sizes the batched decoder's sequences."""
     rounds = batch_rounds(options, batch_out, notify) if options.batch_api else None
+    probe = fitted_probe(options) if "probe" in methods else None
+    if probe is not None and probe.reads_confidence:  # it reads the greedy solution's logprobs
+        options = attrs.evolve(options, specialist_logprobs=True)
     needs = set().union(*(NEEDS[m] for m in methods))
     modes = options.modes
     executor = PythonExecutor(options.sandbox) if options.runs_code or "python" in options.tools \
@@ -62,15 +65,16 @@ def build_setup(methods: list[str], options: ModelOptions,
         baseline = baseline and CachedChat(baseline, cache)
         specialists = {mode: CachedSpecialist(s, cache) for mode, s in specialists.items()}
     specialist = specialists.get(options.specialist_mode)
-    probe = fitted_probe(options, specialist) if "probe" in methods else None
+    if probe is not None:
+        probe.check_specialist(model_identity(specialist), options.specialist_mode)
     return Setup(orchestrator=orchestrator, baseline=baseline, batch_rounds=rounds,
                  specialist=specialist, specialists=specialists, tools=tools, options=options,
                  probe=probe)
 
 
-def fitted_probe(options: ModelOptions, specialist):
-    """The probe method's probe.json, refused in one line if it was fitted on another
-    specialist or mode, or if the bands are out of order."""
+def fitted_probe(options: ModelOptions):
+    """The probe method's probe.json, refused in one line if the bands are out of order
+    (build_setup then refuses a probe fitted on another specialist or mode)."""
     from math_router.probe.model import load_probe
 
     if not options.probe:
@@ -78,9 +82,7 @@ def fitted_probe(options: ModelOptions, specialist):
     if not 0.0 <= options.probe_low <= options.probe_high <= 1.0:
         raise UserError(f"the probe's bands must satisfy 0 <= low <= high <= 1 (got low "
                         f"{options.probe_low:g}, high {options.probe_high:g})")
-    probe = load_probe(options.probe)
-    probe.check_specialist(model_identity(specialist), options.specialist_mode)
-    return probe
+    return load_probe(options.probe)
 
 
 def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:
@@ -198,7 +200,7 @@ def build_specialist(options: ModelOptions, mode: str = DEFAULT_MODE,
 
         return OpenAISpecialist(ref, options.specialist_model,
                                 max_tokens=options.specialist_max_tokens, timeout=options.timeout,
-                                mode=mode, executor=executor)
+                                mode=mode, executor=executor, logprobs=options.specialist_logprobs)
     from math_router.llama.runtime import shared_runtime
     from math_router.specialists.qwen_math import QwenMathSpecialist
 
@@ -208,7 +210,7 @@ def build_specialist(options: ModelOptions, mode: str = DEFAULT_MODE,
     if options.batch:  # one decoder per runtime: every mode's sequences share its steps
         decoder = shared_decoder(runtime, **decoder_settings(options, concurrency))
     return QwenMathSpecialist(runtime, max_tokens=options.specialist_max_tokens, decoder=decoder,
-                              mode=mode, executor=executor)
+                              mode=mode, executor=executor, logprobs=options.specialist_logprobs)
 
 
 _decoders: dict[tuple, object] = {}
@@ -272,6 +274,8 @@ def method_settings(method: str, setup: Setup) -> dict:
         settings.update(specialist=model_identity(setup.specialist),
                         specialist_max_tokens=options.specialist_max_tokens, batch=options.batch,
                         specialist_mode=options.specialist_mode)
+        if options.specialist_logprobs:  # records carry confidence (absent before: no key)
+            settings["specialist_logprobs"] = True
     declared = DECLARED[method]
     if ("specialist" in needs and options.runs_code) or (declared.delegates
                                                          and "python" in options.tools):

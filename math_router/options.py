@@ -73,6 +73,9 @@ class ModelOptions:
     agree_stop: bool = True  # with router_samples > 1: an agreed vote (>= threshold) ends the router
     cascade_escalates: bool = True  # off: the cascade only votes (calibration)
     sandbox: SandboxLimits = SandboxLimits()
+    # Greedy solutions also report their tokens' log-probabilities (probe.features: the
+    # confidence a logprob probe reads); off by default, it costs a softmax per token.
+    specialist_logprobs: bool = False
     probe: str | None = None  # a probe.json from train-probe: the probe method's router
     probe_low: float = DEFAULT_PROBE_BANDS[0]  # below: to the orchestrator, nothing decoded
     probe_high: float = DEFAULT_PROBE_BANDS[1]  # at or above: one greedy specialist solution

@@ -354,3 +354,131 @@ def test_calibrating_on_the_probes_own_training_problems_leaves_them_out(trained
                  "--target", "escalate:0.2", "--out", str(tmp_path / "cal"), "--specialist", str(smollm2))
     assert result.exit_code != 0
     assert "no calibration problem" in result.output or "left out 32" in result.output
+
+
+# -- the report's curve -----------------------------------------------------------------------
+
+
+def _record(i, method, correct, *, p=None, cost=0.0, out=0, escalated=None, route=None):
+    r = {"id": f"q{i}", "method": method, "correct": correct, "error": None, "cost_usd": cost,
+         "usage": {"specialist": {"input_tokens": 50, "output_tokens": out}}}
+    if p is not None:
+        r.update(probe_probability=p, route=route or "specialist", escalated=False)
+    if escalated is not None:
+        r["escalated"] = escalated
+    return r
+
+
+def test_the_probe_curve_replays_the_routing_at_each_share_beside_the_cascade():
+    from math_router.evals.probe_curve import probe_curve
+
+    # P rises with i; the specialist is wrong on the two lowest, the llm right on everything.
+    n = 10
+    results = {
+        "probe": [_record(i, "probe", None, p=i / n) for i in range(n)],
+        "slm": [_record(i, "slm", i >= 2, out=100) for i in range(n)],
+        "llm": [_record(i, "llm", True, cost=0.01) for i in range(n)],
+        "cascade": [_record(i, "cascade", i != 0, cost=0.01 if i < 2 else 0.0, out=300,
+                            escalated=i < 2) for i in range(n)],
+    }
+    curve = probe_curve(results)
+    points = {p["escalation_share"]: p for p in curve["points"]}
+    assert points[0.0]["accuracy"] == 0.8 and points[0.0]["total_cost_usd"] == 0.0
+    assert points[0.2]["accuracy"] == 1.0 and points[0.2]["escalated"] == 2
+    assert points[0.2]["total_cost_usd"] == pytest.approx(0.02)
+    assert points[0.2]["specialist_output_tokens"] == 800
+    cascade = curve["cascade"]
+    assert cascade["escalation_rate"] == 0.2 and cascade["accuracy"] == 0.9
+    assert cascade["specialist_output_tokens"] == 3000
+    assert cascade["probe_at_same_rate"]["accuracy"] == 1.0
+    assert cascade["probe_minus_cascade"]["estimate"] == pytest.approx(0.1)
+    assert "right_ids" not in cascade["probe_at_same_rate"]
+    assert probe_curve({"slm": results["slm"], "llm": results["llm"]}) is None
+
+
+# -- the confidence features (after a greedy solution) --------------------------------------
+
+
+def test_the_answer_span_is_the_last_boxed_content():
+    from math_router.probe.features import answer_span, confidence
+
+    pieces = ["So ", "\\box", "ed{", "1", "2}", " and ", "\\boxed{", "4", "{", "2", "}}", "."]
+    span = answer_span(pieces)
+    assert [pieces[i] for i in span] == ["4", "{", "2", "}}"]
+    logprobs = [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.7, -1.0, -2.0, -3.0, -4.0, -0.05]
+    features = confidence(pieces, logprobs)
+    assert features["answer_min_logprob"] == -4.0
+    assert features["answer_mean_logprob"] == pytest.approx(-2.5)
+    assert features["min_logprob"] == -4.0 and features["mean_logprob"] == pytest.approx(sum(logprobs) / 12)
+    assert answer_span(["no answer here"]) is None
+    assert confidence([], []) is None
+
+
+def logprob_specialist(gold, with_logprobs=True, right=lambda q: "apples" in q):
+    """An OpenAI-compatible specialist: sure (and right) on apples, unsure (and wrong) on
+    trains, its tokens' logprobs in OpenAI's shape (or none, as some servers send)."""
+    def respond(request):
+        question = user_question(request)
+        sure = right(question)
+        answer = gold[question] if sure else str(int(gold[question]) + 1)
+        pieces = ["The ", "answer ", "is ", "\\boxed{", answer, "}"]
+        value = -0.01 if sure else -2.5
+        body = completion(f"The answer is \\boxed{{{answer}}}", completion_tokens=len(pieces)).body
+        body["choices"][0]["logprobs"] = {"content": [
+            {"token": p, "logprob": value, "bytes": None, "top_logprobs": []} for p in pieces]} \
+            if with_logprobs and request.get("logprobs") else None
+        from math_router.testing import Reply
+        return Reply(body=body)
+    return respond
+
+
+def test_a_logprobs_probe_from_a_servers_logprobs_routes_after_the_greedy_solution(tmp_path):
+    data = problems_file(tmp_path)
+    gold = gold_of(data)
+    with ChatServer(logprob_specialist(gold)) as spec, ChatServer(orchestrator(gold)) as orch:
+        servers = ["--specialist", spec.url, "--specialist-model", "qwen-math",
+                   "--base-url", orch.url, "--model", "gpt-4o-mini"]
+        env = {"OPENAI_API_KEY": "sk-test"}
+        result = run("eval", "--method", "slm", "--specialist-logprobs", "--dataset", str(data),
+                     "--n", "all", "--out", str(tmp_path / "labels"), *servers, env=env)
+        assert result.exit_code == 0, result.output
+        sent = spec.requests[-1]
+        assert sent["logprobs"] is True and sent["temperature"] == 0
+        settings = json.loads((tmp_path / "labels" / "run.json").read_text())["methods"]["slm"]["settings"]
+        assert settings["specialist_logprobs"] is True
+        result = run("train-probe", str(tmp_path / "labels"), "--features", "logprobs",
+                     "--out", str(tmp_path / "probe"), *servers, env=env)
+        assert result.exit_code == 0, result.output
+        probe = json.loads((tmp_path / "probe" / "probe.json").read_text())
+        assert probe["features"] == "greedy_logprobs" and probe["heldout"]["auroc"] == 1.0
+        assert probe["specialist"] == {"model": "qwen-math", "base_url": spec.url}
+        before = len(orch.requests)
+        result = run("eval", "--method", "probe", "--probe", str(tmp_path / "probe" / "probe.json"),
+                     "--dataset", str(data), "--n", "all", "--out", str(tmp_path / "run"),
+                     "--probe-low", "0.5", "--probe-high", "0.5", *servers, env=env)
+        assert result.exit_code == 0, result.output
+        asked = len(orch.requests) - before
+    records = [json.loads(line) for line in (tmp_path / "run" / "results_probe.jsonl").open()]
+    assert all(r["correct"] for r in records)  # sure ones kept, unsure ones to the orchestrator
+    routes = {r["route"] for r in records}
+    assert routes == {"specialist", "orchestrator"}
+    for r in records:
+        assert r["trace"]["route"]["features"] == "greedy_logprobs"
+        assert r["usage"]["specialist"]["calls"] == 1  # the greedy solution, always written
+        assert r["usage"]["orchestrator"]["calls"] == (r["route"] == "orchestrator")
+    assert asked == sum(r["route"] == "orchestrator" for r in records)
+
+
+def test_a_server_without_logprobs_is_said(tmp_path):
+    data = problems_file(tmp_path, per_kind=4)
+    gold = gold_of(data)
+    with ChatServer(logprob_specialist(gold, with_logprobs=False)) as spec:
+        servers = ["--specialist", spec.url, "--specialist-model", "qwen-math"]
+        result = run("eval", "--method", "slm", "--specialist-logprobs", "--dataset", str(data),
+                     "--n", "all", "--out", str(tmp_path / "labels"), *servers,
+                     env={"OPENAI_API_KEY": "sk-test"})
+        assert result.exit_code == 0, result.output
+        result = run("train-probe", str(tmp_path / "labels"), "--features", "logprobs",
+                     "--out", str(tmp_path / "probe"), *servers, env={"OPENAI_API_KEY": "sk-test"})
+    assert result.exit_code != 0 and "hold no log-probabilities" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: ")

@@ -150,6 +150,7 @@ class Route:
     way: str  # "specialist" (one greedy solution), "cascade" (the vote), "orchestrator"
     low: float  # the bands it was compared with
     high: float
+    features: str = "hidden_state_last_prompt_token"  # what the probe read (probe.model)
 
 
 @attrs.frozen

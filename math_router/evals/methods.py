@@ -23,6 +23,7 @@ from math_router.engine.chat import ChatModel
 from math_router.engine.errors import TransportError, UserError, check_text
 from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import Route, Trace, Usage, Vote, add_usage, measured_seconds
+from math_router.probe.features import vector as confidence_vector
 from math_router.engine.answers import extract_answer, normalize, vote
 from math_router.evals.voting import StopWhenSettled
 from math_router.options import DEFAULT_THRESHOLD, ModelOptions  # noqa: F401 (re-exported)
@@ -182,36 +183,69 @@ def probe(setup: Setup, question: str) -> Trace:
     written), the probe turns its hidden state into P(its greedy answer is right), and that
     picks the way: one greedy solution (high), the vote cascade (between), or the orchestrator
     alone with nothing decoded (low). The reading's cells stay in the decoder, so a greedy
-    solution or a vote that follows evaluates one prompt token, not the prompt again."""
+    solution or a vote that follows evaluates one prompt token, not the prompt again.
+
+    A probe fitted on the greedy solution's log-probabilities (`train-probe --features
+    logprobs`, what an OpenAI-compatible specialist can give) decides after that solution
+    instead: high keeps it, the other two ways follow it."""
     opts = setup.options
     specialist = _need(setup.specialist, "probe", "a specialist")
     fitted = _need(setup.probe, "probe", "a probe (--probe PATH, a probe.json from train-probe)")
-    if not getattr(specialist, "reads_hidden_state", False):
-        raise UserError("method probe reads the specialist's hidden state: it needs a GGUF "
-                        "specialist on the batched decoder")
     question = question_text(question)
     start = time.perf_counter()
-    reading = specialist.read(question)
-    read_wall = time.perf_counter() - start
-    p = fitted.probability(reading.hidden_state)
+    if fitted.reads_confidence:
+        first = slm(setup, question)
+        features = first.details.get("confidence")
+        if features is None:
+            raise UserError(f"the specialist ({specialist.name}) returned no log-probabilities, "
+                            "which this probe reads (a server that does not return them cannot "
+                            "feed it; a GGUF specialist needs --batch)")
+        p = fitted.probability(confidence_vector(features))
+    else:
+        if not getattr(specialist, "reads_hidden_state", False):
+            raise UserError("this probe reads the specialist's hidden state: it needs a GGUF "
+                            "specialist on the batched decoder")
+        reading = specialist.read(question)
+        # The reading is the specialist's prompt evaluation: a trace of its own, no answer.
+        first = loop.summarize(Trace(
+            method="probe", final_text=None, usage={"specialist": reading.usage},
+            spent_seconds=time.perf_counter() - start, models={"specialist": specialist.name},
+            local=["specialist"] if specialist.local else [],
+            device=reading.details.get("device")), None, opts.prices)
+        p = fitted.probability(reading.hidden_state)
     way = route_of(p, opts.probe_low, opts.probe_high)
     say(f"probe: P(specialist right) {p:.2f} -> {way}")
-    inner = {"specialist": slm, "cascade": cascade, "orchestrator": _orchestrator_alone}[way]
-    trace = inner(setup, question)
-    # The reading is the specialist's prompt evaluation: its tokens and seconds join the
-    # specialist's (run in process: no cost to add).
-    usage = add_usage(trace.usage, {"specialist": reading.usage})
-    spent = trace.spent_seconds + read_wall
-    costs = dict(trace.component_cost_usd)
-    costs.setdefault("specialist", 0.0)
+    if way == "specialist" and fitted.reads_confidence:
+        trace = first  # the solution already written stands
+    else:
+        inner = {"specialist": slm, "cascade": cascade, "orchestrator": _orchestrator_alone}[way]
+        trace = after(first, inner(setup, question))
+    return attrs.evolve(trace, method="probe", route=Route(
+        probability=round(p, 6), way=way, low=opts.probe_low, high=opts.probe_high,
+        features=fitted.features))
+
+
+def after(first: Trace, then: Trace) -> Trace:
+    """`then`, which ran after `first` on the same question: both calls' tokens, seconds and
+    costs, component by component; `then`'s answer, turns and vote."""
+    usage = add_usage(first.usage, then.usage)
+    spent = first.spent_seconds + then.spent_seconds
+
+    def cost(a, b):
+        return None if a is None or b is None else a + b
+
+    costs = {c: cost(first.component_cost_usd.get(c, 0.0), then.component_cost_usd.get(c, 0.0))
+             for c in usage}
     return attrs.evolve(
-        trace, method="probe", usage=usage, spent_seconds=spent,
-        seconds=measured_seconds(spent, usage.values()),
-        component_seconds={c: u.seconds for c, u in usage.items()},
-        component_cost_usd=costs, models={**trace.models, "specialist": specialist.name},
-        local=sorted({*trace.local, *(["specialist"] if specialist.local else [])}),
-        device=trace.device or reading.details.get("device"),
-        route=Route(probability=round(p, 6), way=way, low=opts.probe_low, high=opts.probe_high))
+        then, usage=usage, spent_seconds=spent, seconds=measured_seconds(spent, usage.values()),
+        component_seconds={c: u.seconds for c, u in usage.items()}, component_cost_usd=costs,
+        cost_usd=cost(first.cost_usd, then.cost_usd),
+        spent_cost_usd=cost(first.spent_cost_usd, then.spent_cost_usd),
+        models={**first.models, **then.models}, local=sorted({*first.local, *then.local}),
+        device=then.device or first.device,
+        details={**then.details, **({"first": {"final_text": first.final_text,
+                                               "details": first.details}}
+                                    if first.final_text is not None else {})})
 
 
 def route_of(probability: float, low: float, high: float) -> str:

@@ -27,7 +27,8 @@ from math_router.engine.errors import UserError
 from math_router.evals.folders import EvalFolder, read_samples, write_text_atomic
 from math_router.evals.records import latest_records, read_records
 from math_router.probe import fit as fitting
-from math_router.probe.model import Probe
+from math_router.probe.features import vector
+from math_router.probe.model import HIDDEN, Probe
 
 HELDOUT_SHARE = 0.25
 
@@ -42,12 +43,24 @@ class Labelled:
     specialist: dict  # the runs' specialist identity (all the same)
     mode: str
     runs: list[dict]  # folder, data set, problems, accuracy
+    # Each greedy solution's confidence (probe.features), where the run recorded it
+    # (--specialist-logprobs); None where it did not.
+    confidences: list[dict | None] = attrs.field(factory=list)
+
+    def confidence_matrix(self) -> np.ndarray:
+        """The confidence features as rows; one line if a record lacks them."""
+        missing = sum(c is None for c in self.confidences)
+        if missing or not self.confidences:
+            raise UserError(f"{missing or 'all'} of the records hold no log-probabilities: run "
+                            "the slm eval with --specialist-logprobs (a server that returns "
+                            "none cannot feed a logprobs probe)")
+        return np.array([vector(c) for c in self.confidences], dtype=np.float64)
 
 
 def labelled(run_dirs: list[Path]) -> Labelled:
     """The answered `slm` records of the runs; refused in one line if a run is not an slm
     eval, or the runs' specialists or modes differ."""
-    ids, questions, labels, runs = [], [], [], []
+    ids, questions, labels, runs, confidences = [], [], [], [], []
     specialist = mode = None
     for run_dir in run_dirs:
         folder = EvalFolder(run_dir)
@@ -67,10 +80,12 @@ def labelled(run_dirs: list[Path]) -> Labelled:
             ids.append(r["id"])
             questions.append(question_of[r["id"]])
             labels.append(int(bool(r["correct"])))
+            confidences.append(((r.get("trace") or {}).get("details") or {}).get("confidence"))
         runs.append({"folder": str(run_dir), "dataset": folder.info().get("dataset"),
                      "problems": len(done),
                      "accuracy": sum(bool(r["correct"]) for r in done) / len(done) if done else None})
-    return Labelled(ids, questions, np.array(labels, dtype=int), specialist, mode, runs)
+    return Labelled(ids, questions, np.array(labels, dtype=int), specialist, mode, runs,
+                    confidences)
 
 
 def read_states(specialist, questions: list[str], *, concurrency: int = 4,
@@ -105,13 +120,14 @@ def data_hash(data: Labelled) -> str:
 
 
 def train(data: Labelled, states: np.ndarray, *, seed: int = 0,
-          heldout_share: float = HELDOUT_SHARE) -> Probe:
-    """The probe fitted on the problems not held out, judged on those that are."""
+          heldout_share: float = HELDOUT_SHARE, features: str = HIDDEN) -> Probe:
+    """The probe fitted on the problems not held out, judged on those that are. `states` are
+    the features of each problem: hidden states, or confidences (`features` says which)."""
     fit_idx, held_idx = fitting.heldout_split(data.labels, heldout_share, seed)
     weights = fitting.fit(states[fit_idx], data.labels[fit_idx], seed=seed)
     probe = Probe(mean=weights["mean"], scale=weights["scale"], projection=weights["projection"],
                   coef=weights["coef"], intercept=weights["intercept"],
-                  specialist=data.specialist, mode=data.mode, fit=weights["fit"],
+                  specialist=data.specialist, mode=data.mode, fit=weights["fit"], features=features,
                   training={"runs": data.runs, "problems": len(data.ids),
                             "right": int(data.labels.sum()), "fitted_on": len(fit_idx),
                             "problem_ids": data.ids, "data_sha256": data_hash(data),

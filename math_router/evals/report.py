@@ -14,6 +14,7 @@ import attrs
 from math_router.engine.errors import UserError
 from math_router.engine.pricing import Price
 from math_router.evals.compare import BASELINE, compare, paired, reprice
+from math_router.evals.probe_curve import probe_curve
 from math_router.evals.methods import METHODS
 from math_router.evals.folders import EvalFolder, read_json, write_json_atomic, write_text_atomic
 from math_router.evals.records import latest_records, read_records
@@ -63,6 +64,9 @@ def write_comparison(out: Path, results: dict[str, list[dict]] | None = None,
         comparison["prices"]["overrides"] = {name: attrs.asdict(price)
                                              for name, price in sorted(repriced.items())}
     comparison["calibration"] = info.get("calibration")
+    curve = probe_curve(results)
+    if curve is not None:
+        comparison["probe_curve"] = curve
     comparison["date"] = time.strftime("%Y-%m-%d")
     write_json_atomic(out / "comparison.json", comparison)
     return comparison
@@ -207,6 +211,36 @@ def curve_text(comparison: dict) -> str:
     return "\n".join(lines)
 
 
+def probe_curve_text(comparison: dict) -> str:
+    from tabulate import tabulate
+
+    curve = comparison.get("probe_curve")
+    if not curve:
+        return ""
+    lines = [f"probe: the routing replayed at each escalation share on {curve['problems']} "
+             "problems (the lowest P(specialist right) to the orchestrator alone, as the llm "
+             "answered them; the rest the specialist's greedy answer, as slm answered them)"]
+    rows = [[f"{p['escalation_share']:.0%}", _percent(p["accuracy"]), _interval(p["accuracy_ci"]),
+             _money(p["total_cost_usd"], 6), f"{p['specialist_output_tokens']:,}"]
+            for p in curve["points"]]
+    lines.append(tabulate(rows, headers=["escalated", "accuracy", "95% CI", "cost",
+                                         "specialist tokens out"],
+                          tablefmt="github", disable_numparse=True))
+    cascade = curve.get("cascade")
+    if cascade:
+        probe, diff = cascade["probe_at_same_rate"], cascade["probe_minus_cascade"]
+        lines.append(
+            f"At the cascade's escalation rate ({cascade['escalation_rate']:.0%} of "
+            f"{cascade['problems']}): cascade {_percent(cascade['accuracy'])}, "
+            f"{cascade['specialist_output_tokens']:,} specialist tokens out, cost "
+            f"{_money(cascade['total_cost_usd'], 6)}; probe {_percent(probe['accuracy'])}, "
+            f"{probe['specialist_output_tokens']:,} tokens out, cost "
+            f"{_money(probe['total_cost_usd'], 6)}; probe minus cascade "
+            f"{diff['estimate'] * 100:+.1f} points [{diff['low'] * 100:+.1f}, "
+            f"{diff['high'] * 100:+.1f}] (paired).")
+    return "\n".join(lines)
+
+
 def agreement(results: dict[str, list[dict]]) -> dict:
     """Which problems every method solved, none did, or only some did (answered by all)."""
     methods = list(results)
@@ -269,7 +303,8 @@ def notes(comparison: dict) -> list[str]:
 def report_text(comparison: dict, results: dict[str, list[dict]]) -> str:
     parts = [tradeoff_table(comparison), "", details_table(comparison), ""]
     for text in (versus_llm_text(comparison), pairs_text(comparison), breakdown_text(comparison),
-                 agreement_text(agreement(results)), curve_text(comparison)):
+                 agreement_text(agreement(results)), curve_text(comparison),
+                 probe_curve_text(comparison)):
         if text:
             parts += [text, ""]
     parts += notes(comparison)

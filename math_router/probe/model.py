@@ -18,7 +18,9 @@ import numpy as np
 from math_router.engine.errors import UserError
 
 FORMAT = 1
-FEATURES = "hidden_state_last_prompt_token"
+HIDDEN = "hidden_state_last_prompt_token"  # read before the specialist writes
+CONFIDENCE = "greedy_logprobs"  # read after its greedy solution (probe.features)
+FEATURES = (HIDDEN, CONFIDENCE)
 
 
 @attrs.frozen(eq=False)
@@ -33,25 +35,32 @@ class Probe:
     training: dict = attrs.field(factory=dict)  # runs, problem ids, data hash, counts
     heldout: dict = attrs.field(factory=dict)  # AUROC on the held-out part, with its interval
     fit: dict = attrs.field(factory=dict)  # library, regularization, components
-    features: str = FEATURES
+    features: str = HIDDEN
+
+    @property
+    def reads_confidence(self) -> bool:
+        return self.features == CONFIDENCE
 
     @property
     def dim(self) -> int:
         return int(self.mean.shape[0])
 
-    def probability(self, hidden_state: Sequence[float]) -> float:
-        """P(the greedy answer is right) for one question's hidden state."""
-        x = np.asarray(hidden_state, dtype=np.float64)
+    def probability(self, features: Sequence[float]) -> float:
+        """P(the greedy answer is right) from one question's features (its hidden state, or
+        its greedy solution's confidence)."""
+        x = np.asarray(features, dtype=np.float64)
         if x.shape != (self.dim,):
-            raise UserError(f"the probe reads hidden states of {self.dim} numbers; this "
-                            f"specialist gives {x.size} (a probe of another model?)")
+            raise UserError(f"the probe reads {self.dim} numbers; this specialist gives "
+                            f"{x.size} (a probe of another model?)")
         z = ((x - self.mean) / self.scale) @ self.projection
         return float(1.0 / (1.0 + np.exp(-(z @ self.coef + self.intercept))))
 
     def check_specialist(self, identity: dict, mode: str) -> None:
         """Refuse, in one line, a specialist (or a mode) other than the one it was fitted on."""
         mine, theirs = _gguf(self.specialist), _gguf(identity)
-        if mine is None or theirs is None or mine.get("sha256") != theirs.get("sha256"):
+        same = (mine.get("sha256") == theirs.get("sha256")) if mine and theirs \
+            else (mine is None and theirs is None and self.specialist == identity)
+        if not same:
             raise UserError(f"the probe was fitted on {_named(self.specialist)}, not on "
                             f"{_named(identity)}: train one for this specialist (train-probe)")
         if mode != self.mode:
@@ -79,7 +88,7 @@ def load_probe(path: str | Path) -> Probe:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT or data.get("features") != FEATURES:
+        if data.get("format") != FORMAT or data.get("features") not in FEATURES:
             raise ValueError(f"format {data.get('format')!r}, features {data.get('features')!r}")
         w = data["weights"]
         probe = Probe(mean=np.asarray(w["mean"], dtype=np.float64),
@@ -88,7 +97,8 @@ def load_probe(path: str | Path) -> Probe:
                       coef=np.asarray(w["coef"], dtype=np.float64),
                       intercept=float(w["intercept"]), specialist=dict(data["specialist"]),
                       mode=str(data["mode"]), training=data.get("training", {}),
-                      heldout=data.get("heldout", {}), fit=data.get("fit", {}))
+                      heldout=data.get("heldout", {}), fit=data.get("fit", {}),
+                      features=data["features"])
         k = probe.coef.shape[0]
         if probe.scale.shape != probe.mean.shape or probe.projection.shape != (probe.dim, k) \
                 or not np.all(probe.scale > 0):

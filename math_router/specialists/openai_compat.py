@@ -18,6 +18,7 @@ from math_router.engine import http
 from math_router.engine.chat import CHECK_PROMPT, call_openai, response_usage
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage
+from math_router.probe.features import confidence
 from math_router.specialists import qwen_math, tir
 from math_router.specialists.base import SampleSet, SamplingParams, SpecialistResult
 from math_router.specialists.modes import COT, DEFAULT_MODE, TIR, specialist_mode
@@ -30,8 +31,10 @@ class OpenAISpecialist:
 
     def __init__(self, base_url: str, model: str | None, *, api_key: str | None = None,
                  max_tokens: int = qwen_math.MAX_TOKENS, timeout: float = 300.0,
-                 max_retries: int = 2, mode: str = DEFAULT_MODE, executor=None):
+                 max_retries: int = 2, mode: str = DEFAULT_MODE, executor=None,
+                 logprobs: bool = False):
         self.mode = specialist_mode(mode, executor)
+        self.logprobs = logprobs  # greedy solutions ask the server for their tokens' logprobs
         self.executor = executor
         if not model:
             raise UserError("--specialist URL needs --specialist-model NAME (the model the server serves)")
@@ -47,7 +50,8 @@ class OpenAISpecialist:
 
     @property
     def identity(self) -> str:
-        return f"openai:{self.base_url}:{self.name}:max{self.max_tokens}{self.mode.identity}"
+        return (f"openai:{self.base_url}:{self.name}:max{self.max_tokens}{self.mode.identity}"
+                + (":logprobs" if self.logprobs else ""))
 
     def check(self) -> None:
         """One token for a tiny question, with the parameters real requests send."""
@@ -131,6 +135,9 @@ class OpenAISpecialist:
             request["top_p"] = top_p
         if seed is not None:
             request["seed"] = seed
+        confident = self.logprobs and temperature <= 0
+        if confident:
+            request["logprobs"] = True
         start = time.perf_counter()
         response = call_openai(self._client.chat.completions.create, self.base_url, self._key,
                                **request)
@@ -138,10 +145,15 @@ class OpenAISpecialist:
         self.served_model = getattr(response, "model", None) or self.served_model
         choice = response.choices[0]
         text = choice.message.content or ""
+        details = {"finish_reason": choice.finish_reason, "device": "remote"}
+        if confident:
+            # A server that returns no logprobs says so in the record: None, not zeros.
+            tokens = (getattr(choice, "logprobs", None) and choice.logprobs.content) or []
+            details["confidence"] = confidence([t.token for t in tokens],
+                                               [t.logprob for t in tokens])
         return SpecialistResult(text=text, answer=COT.answer(text),
                                 usage=response_usage(response, seconds, self.base_url),
-                                seconds=seconds,
-                                details={"finish_reason": choice.finish_reason, "device": "remote"})
+                                seconds=seconds, details=details)
 
 
 def chatml(messages: list[dict]) -> str:

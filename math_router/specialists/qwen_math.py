@@ -8,6 +8,7 @@ from math_router.engine.errors import UserError
 from math_router.engine.trace import Usage, usage_of_response
 from math_router.llama.batched import BatchedDecoder
 from math_router.llama.runtime import LlamaRuntime
+from math_router.probe.features import confidence
 from math_router.specialists import tir
 from math_router.specialists.base import (GREEDY, Reading, SampleSet, SamplingParams,
                                           SpecialistResult)
@@ -31,8 +32,11 @@ class QwenMathSpecialist:
 
     def __init__(self, runtime: LlamaRuntime, *, max_tokens: int = MAX_TOKENS,
                  decoder: BatchedDecoder | None = None, mode: str = DEFAULT_MODE,
-                 executor=None):
+                 executor=None, logprobs: bool = False):
         self.mode = specialist_mode(mode, executor)
+        # Greedy chain-of-thought solutions on the decoder report their confidence
+        # (probe.features) in details["confidence"].
+        self.logprobs = logprobs
         self.runtime = runtime
         self.max_tokens = max_tokens
         self.decoder = decoder
@@ -41,7 +45,8 @@ class QwenMathSpecialist:
 
     @property
     def identity(self) -> str:
-        return f"{self.runtime.identity}:max{self.max_tokens}{self.mode.identity}"
+        return (f"{self.runtime.identity}:max{self.max_tokens}{self.mode.identity}"
+                + (":logprobs" if self.logprobs else ""))
 
     @property
     def reads_hidden_state(self) -> bool:
@@ -118,14 +123,17 @@ class QwenMathSpecialist:
     def _batched(self, question: str, params: SamplingParams, settled=None) -> SampleSet:
         prompt = self.runtime.prompt_tokens(self.mode.messages(question))
         programs = tir.Programs(self.executor) if self.mode.runs_code else None
+        confident = self.logprobs and params.k == 1 and params.temperature <= 0 and not programs
         out = self.decoder.generate(prompt, n=params.k, max_tokens=self.max_tokens, settled=settled,
-                                    sampling=params, interlude=programs)
+                                    sampling=params, interlude=programs, logprobs=confident)
         seconds = out.queue_seconds + out.generate_seconds
         details = {"device": self.runtime.device, "batched": True, "mode": self.mode.name,
                    "wait_seconds": out.queue_seconds, "generate_seconds": out.generate_seconds}
         results = []
         for i, g in enumerate(out.generations):
             extra = {"executions": programs.of_sample(i)} if programs else {}
+            if confident:
+                extra["confidence"] = confidence([self._piece(t) for t in g.tokens], g.logprobs)
             results.append(SpecialistResult(
                 # A cancelled sample's text is unfinished: it states no answer.
                 text=g.text,
@@ -142,6 +150,10 @@ class QwenMathSpecialist:
         usage = Usage(out.prompt_tokens + sum(g.injected_tokens for g in out.generations),
                       sum(g.completion_tokens for g in out.generations), calls=1, seconds=seconds)
         return SampleSet(results, usage, seconds, details)
+
+
+    def _piece(self, token: int) -> str:
+        return self.runtime.llama.detokenize([token]).decode("utf-8", errors="replace")
 
 
 def _cancelled(runtime) -> SpecialistResult:
