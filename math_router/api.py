@@ -140,6 +140,7 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
              concurrency: int | None = None,
              progress: bool = True, options: ModelOptions | None = None,
              notify: Callable[[str], None] | None = None, fields=None, calibration=None,
+             max_cost: float | None = None, max_time: float | None = None,
              **overrides) -> Evaluation:
     """Run `methods` on the same `n` problems of `dataset` (None: all of them) into `out`.
 
@@ -147,7 +148,9 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
     and a folder made with other problems or settings is refused untouched.
     `fields` (datasets.Fields) says which fields of a file hold the question and answer.
     `calibration` (a calibration.json's path or content, from `calibrate`) sets the
-    threshold chosen on other problems and is recorded in run.json.
+    threshold chosen on other problems and is recorded in run.json. `max_cost` (USD this run
+    may spend) and `max_time` (seconds) stop it from starting problems past them
+    (evals.budget); `Evaluation.stopped` then says why, and the same call goes on.
     """
     from math_router.evals import evaluation
     from math_router.evals.datasets import Fields, load_problems
@@ -159,13 +162,14 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
     opts = model_options(options, **overrides)
     out = Path(out) if out else default_eval_out(dataset, names, n, seed)
     job, settings = _job(names, opts, {"dataset": dataset, "n": len(problems), "seed": seed},
-                         calibration, concurrency, progress, notify, out)
+                         calibration, concurrency, progress, notify, out, max_cost, max_time)
     return evaluation.evaluate(job, names, problems, out, {m: settings(m) for m in names})
 
 
 def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None = None,
                concurrency: int | None = None, progress: bool = True, options: ModelOptions | None = None,
                notify: Callable[[str], None] | None = None, fields=None, calibration=None,
+               max_cost: float | None = None, max_time: float | None = None,
                **overrides) -> Iterator[dict]:
     """Answer each of a user's own problems with `method`, yielding one answer record per
     problem (id, question, answer, final_text, tokens, seconds, cost_usd, error, ...).
@@ -195,7 +199,7 @@ def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None =
     opts = model_options(options, **overrides)
     job, settings = _job([name], opts, {"input": {"source": source, "rows": len(problems)}},
                          calibration, concurrency, progress, notify,
-                         Path(out) if out is not None else None)
+                         Path(out) if out is not None else None, max_cost, max_time)
     yield from evaluation.answer(job, name, problems, Path(out) if out is not None else None,
                                  {"method": name, **settings(name)})
 
@@ -273,13 +277,14 @@ def _calibrate_probe(dataset: str, target, *, n, seed, out, options: ModelOption
 
 def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict | None,
          concurrency: int | None, progress: bool, notify: Callable[[str], None],
-         out: Path | None):
+         out: Path | None, max_cost: float | None = None, max_time: float | None = None):
     """The built models and how the job runs, and each method's settings.
 
     `concurrency` None: factory.default_concurrency (4 on a CPU, 64 when the specialist runs
     on a GPU), or with the Batch API every problem at once (up to BATCH_WORKERS), so that one
     round carries them all.
     """
+    from math_router.evals.budget import Budget
     from math_router.evals.evaluation import Job
     from math_router.evals.folders import now
     from math_router.evals.provenance import environment
@@ -298,7 +303,9 @@ def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict
             "llm_accuracy") if k in calibration}
     job = Job(setup, run_info, concurrency=concurrency, progress=progress, notify=notify,
               served_models=lambda: served_models(setup), workers=rounds,
-              status=rounds.status if rounds is not None else None)
+              status=rounds.status if rounds is not None else None,
+              budget=Budget(max_cost, max_time) if max_cost is not None or max_time is not None
+              else None)
     return job, lambda method: method_settings(method, setup)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 import click
 
-from math_router.engine.errors import ONE_LINE, UserError
+from math_router.engine.errors import ONE_LINE, BudgetReached, UserError
 from math_router.engine.loop import ToolLimits
 from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
 from math_router.evals.evaluation import BATCH_WORKERS
@@ -40,11 +40,36 @@ SANDBOX = DEFAULTS["sandbox"].default
 
 @contextlib.contextmanager
 def user_errors():
-    """A mistake the user can fix ends in one line and exit 1, never a traceback."""
+    """A mistake the user can fix ends in one line and exit 1, never a traceback; a budget
+    that stopped a job, in one line and exit 3 (BUDGET_EXIT)."""
     try:
         yield
+    except BudgetReached as e:
+        raise budget_stop(str(e)) from None
     except ONE_LINE as e:
         raise click.ClickException(str(e)) from None
+
+
+# The exit status of a job a --max-cost or --max-time budget stopped (what finished is kept).
+BUDGET_EXIT = 3
+
+
+def budget_stop(message: str) -> click.ClickException:
+    stop = click.ClickException(message)
+    stop.exit_code = BUDGET_EXIT
+    return stop
+
+
+def budget_options(f):
+    """--max-cost and --max-time, for the commands that answer many problems."""
+    f = click.option("--max-time", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+                     help="Start no problem this many seconds after the first one started (those "
+                          "in flight finish); exit status 3, the same command goes on.")(f)
+    return click.option("--max-cost", type=click.FloatRange(0), metavar="USD",
+                        help="Start no problem that could take this run's spending past USD "
+                             "(at list prices; cache hits are free): problems in flight "
+                             "finish, results are kept, exit status 3; rerunning the same "
+                             "command goes on, with USD to spend again.")(f)
 
 
 @contextlib.contextmanager
@@ -340,13 +365,14 @@ def fields_of(kw: dict):
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold for the cascade and the "
                    "router's agree-and-stop rule.")
+@budget_options
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--progress/--no-progress", default=None,
               help="Say each step (a QUESTION) or show a progress bar (--input) on stderr "
                    "[default: on a terminal].")
 def solve(question, input_path, method, out, as_jsonl, concurrency, calibration, as_json,
-          progress, **kw):
+          progress, max_cost, max_time, **kw):
     """Answer one QUESTION and show how it was answered, or every problem of --input FILE.
 
     \b
@@ -376,6 +402,8 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
             question_text(question)
         if kw["batch_api"]:
             extra.append("--batch-api")
+        extra += [flag for flag, given in (("--max-cost", max_cost), ("--max-time", max_time))
+                  if given is not None]
         if extra:
             raise click.ClickException(f"{', '.join(extra)}: only with --input FILE, not a QUESTION")
         steps = reporting(notify) if progress else contextlib.nullcontext()
@@ -394,20 +422,27 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
     if out is None and not as_jsonl:
         out = api.default_answers_out(input_path, method)
     errors = answered = 0
+    stopped = None
     with user_errors(), says_how_to_resume(out):
-        for record in api.solve_many(input_path, method, out=out, concurrency=concurrency,
-                                     progress=progress, options=make_options(kw), notify=notify,
-                                     fields=fields, calibration=calibration):
-            answered += 1
-            errors += record["error"] is not None
-            if as_jsonl:
-                click.echo(json.dumps(record, ensure_ascii=False))
+        try:
+            for record in api.solve_many(input_path, method, out=out, concurrency=concurrency,
+                                         progress=progress, options=make_options(kw),
+                                         notify=notify, fields=fields, calibration=calibration,
+                                         max_cost=max_cost, max_time=max_time):
+                answered += 1
+                errors += record["error"] is not None
+                if as_jsonl:
+                    click.echo(json.dumps(record, ensure_ascii=False))
+        except BudgetReached as e:
+            stopped = str(e)  # the summary first, then the stop
     if out is not None:
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         click.echo(summary_line(summary), err=as_jsonl)
         click.echo(f"wrote {out}/answers.jsonl, answers.csv and summary.json", err=as_jsonl)
     else:
         notify(f"{answered} answered, {errors} error(s)")
+    if stopped:
+        raise budget_stop(stopped)
     if errors:
         raise click.ClickException(f"{errors} problem(s) ended in an error (see 'error' in the "
                                    "answers); rerun the same command to retry them")
@@ -479,8 +514,10 @@ def print_solution(result: dict) -> None:
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold (chosen on other "
                    "problems) for the cascade and the router's agree-and-stop rule.")
+@budget_options
 @model_options
-def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibration, **kw):
+def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibration, max_cost,
+                 max_time, **kw):
     """Run methods on the same sample of problems and compare them.
 
     Each finished problem is appended to OUT/results_<method>.jsonl at once;
@@ -495,9 +532,13 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
     with user_errors(), says_how_to_resume(out):
         run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                            progress=not no_progress, options=make_options(kw), notify=notify,
-                           fields=fields, calibration=calibration)
+                           fields=fields, calibration=calibration, max_cost=max_cost,
+                           max_time=max_time)
     click.echo(tradeoff_table(run.comparison))
     click.echo(f"\nwrote {run.out}/comparison.json; python cli.py report {run.out} for the rest")
+    if run.stopped:
+        raise budget_stop(f"stopped: {run.stopped}; what finished is in {run.out}; the same "
+                          "command with a larger budget goes on")
     if run.errors:
         raise click.ClickException(f"{run.errors} problem(s) ended in an error and are counted apart "
                                    f"(see 'error' in {run.out}/results_*.jsonl); rerun the same "

@@ -21,6 +21,11 @@ class TransportError(UserError):
         self.systemic = systemic
 
 
+class BudgetReached(UserError):
+    """A --max-cost or --max-time budget stopped a job from starting more problems; what
+    finished is kept, and the same command with a larger budget goes on (exit status 3)."""
+
+
 class InputTooLong(Exception):
     """A prompt longer than the model's context: that question fails, the run goes on."""
 

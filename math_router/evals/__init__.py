@@ -6,6 +6,7 @@
     voting.py      the cascade's vote and its early stop
     records.py     Traces as flat records (eval rows, answer rows); read_records (read only)
     runner.py      a method over problems: worker pool, append-only results, resume
+    budget.py      --max-cost, --max-time: no problem starts past the budget
     folders.py     EvalFolder, AnswerFolder: what a job writes, what a rerun must match
     evaluation.py  the two jobs on the runner: evaluate (gold answers), answer (your own)
     compare.py     the figures per method and per pair; stats.py: intervals, paired tests

@@ -21,6 +21,8 @@ from typing import Callable, Iterator
 
 import attrs
 
+from math_router.engine.errors import BudgetReached
+from math_router.evals.budget import Budget
 from math_router.evals.datasets import Problem
 from math_router.evals.folders import (AnswerFolder, EvalFolder, one_writer, write_json_atomic,
                                       write_text_atomic)
@@ -36,6 +38,7 @@ class Evaluation:
     out: Path
     comparison: dict
     records: dict[str, list[dict]]
+    stopped: str | None = None  # why a budget stopped it starting problems (evals.budget)
 
     @property
     def errors(self) -> int:
@@ -62,6 +65,7 @@ class Job:
     served_models: Callable[[], dict] = dict  # model names the servers reported, after a run
     workers: Workers | None = None  # told when workers start and stop (the Batch API's rounds)
     status: Callable[[], str] | None = None  # a progress-line status of its own (the Batch API's)
+    budget: Budget | None = None  # --max-cost, --max-time over the whole job
 
 
 def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
@@ -80,11 +84,12 @@ def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
             started = time.monotonic()
             run_method(out, method, functools.partial(METHODS[method], job.setup), problems,
                        concurrency=job.concurrency, progress=job.progress, workers=job.workers,
-                       status=job.status)
+                       status=job.status, budget=job.budget)
             folder.record_elapsed(method, time.monotonic() - started, job.concurrency)
             folder.record_served_models(method, job.served_models())
         results = load_results(out)
-        return Evaluation(out, write_comparison(out, results), results)
+        return Evaluation(out, write_comparison(out, results), results,
+                          job.budget.reason if job.budget is not None else None)
 
 
 # The columns of answers.csv: what a spreadsheet needs, the rest is in answers.jsonl.
@@ -118,10 +123,14 @@ def _answer(job: Job, method: str, problems: list[Problem], out: Path | None,
                    lambda p, t, e: answer_record(p, method, t, e),
                    path=folder.answers if folder else None, label=method,
                    concurrency=job.concurrency, progress=job.progress, workers=job.workers,
-                   status=job.status)
+                   status=job.status, budget=job.budget)
     if folder is not None:
         write_answers_csv(folder, problems)
         write_json_atomic(folder.summary, summarize_answers(folder, problems, method, job))
+    if job.budget is not None and job.budget.stopped:
+        where = f"; what finished is in {out}" if out is not None else ""
+        raise BudgetReached(f"stopped: {job.budget.reason}{where}; the same command with a "
+                            "larger budget goes on")
 
 
 def latest_answers(folder: AnswerFolder, problems: list[Problem]) -> Iterator[dict]:

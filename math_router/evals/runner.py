@@ -24,6 +24,7 @@ import attrs
 from math_router.engine.appendlog import append, drop_torn_tail, lines
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.trace import Trace
+from math_router.evals.budget import Budget
 from math_router.evals.datasets import Problem
 
 SolveFn = Callable[[str], Trace]
@@ -127,14 +128,16 @@ class SameErrorRun:
 
 def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path: Path | None,
         label: str, concurrency: int = 1, progress: bool = True,
-        workers: Workers | None = None, status: Callable[[], str] | None = None) -> Iterator[dict]:
+        workers: Workers | None = None, status: Callable[[], str] | None = None,
+        budget: Budget | None = None) -> Iterator[dict]:
     """Solve every problem without a good record in `path`, yielding each new record once it
     is on disk (`path` None: nothing is written, nothing resumes).
 
     The same error on `SAME_ERROR_LIMIT` problems in a row, in the input's order, stops the
     run with a UserError, keeping what finished. (In the input's order, not as they finish:
     a Batch API round hands back its scattered failures all at once.) `status` adds a line
-    of its own to the progress bar (the Batch API's state).
+    of its own to the progress bar (the Batch API's state). `budget` (evals.budget) may stop
+    it from starting problems: it then ends early, without an error, `budget.reason` set.
     """
     finished: dict[str, Finished] = {}
     if path is not None:
@@ -147,7 +150,7 @@ def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path:
     streak = SameErrorRun([p.id for p in todo])
     sink = path.open("a", encoding="utf-8") if path is not None else None
     try:
-        for rec in _solve_all(solve, make_record, todo, concurrency, workers):
+        for rec in _solve_all(solve, make_record, todo, concurrency, workers, budget):
             if sink is not None:
                 append(sink, rec)
             tally.add(rec)
@@ -170,7 +173,7 @@ def run(problems: list[Problem], solve: SolveFn, make_record: RecordFn, *, path:
 
 def run_method(out: Path, method: str, solve: SolveFn, problems: list[Problem],
                concurrency: int = 1, progress: bool = True, workers: Workers | None = None,
-               status: Callable[[], str] | None = None) -> list[dict]:
+               status: Callable[[], str] | None = None, budget: Budget | None = None) -> list[dict]:
     """An eval method over its problems into out/results_<method>.jsonl; returns the latest
     record of each problem, in the problems' order."""
     from math_router.evals.folders import EvalFolder
@@ -182,7 +185,7 @@ def run_method(out: Path, method: str, solve: SolveFn, problems: list[Problem],
         raise UserError(f"{path} has records for problems outside this sample")
     for _ in run(problems, solve, lambda p, t, e: record(p, method, t, e), path=path,
                  label=method, concurrency=concurrency, progress=progress, workers=workers,
-                 status=status):
+                 status=status, budget=budget):
         pass
     latest = scan(path)
     ids = [p.id for p in problems if p.id in latest]
@@ -190,7 +193,7 @@ def run_method(out: Path, method: str, solve: SolveFn, problems: list[Problem],
 
 
 def _solve_all(solve: SolveFn, make_record: RecordFn, problems: list[Problem], concurrency: int,
-               workers: Workers | None) -> Iterator[dict]:
+               workers: Workers | None, budget: Budget | None = None) -> Iterator[dict]:
     """Yield records as problems finish; stop everything on a systemic failure.
 
     Each worker thread takes the next problem itself when it finishes one, so a
@@ -212,19 +215,29 @@ def _solve_all(solve: SolveFn, make_record: RecordFn, problems: list[Problem], c
     lock = threading.Lock()
     stop = threading.Event()
     results: queue.Queue = queue.Queue()
+    in_flight = [0]
 
     def worker() -> None:
         try:
             while not stop.is_set():
                 with lock:
+                    if budget is not None and not budget.may_start(in_flight[0]):
+                        return  # the budget covers no more: start nothing new
                     problem = next(pending, None)
+                    in_flight[0] += problem is not None
                 if problem is None:
                     return
                 try:
-                    results.put(("record", attempt(problem)))
+                    record = attempt(problem)
+                    if budget is not None:
+                        budget.add(record)
+                    results.put(("record", record))
                 except BaseException as e:  # systemic: the run stops
                     results.put(("raise", e))
                     return
+                finally:
+                    with lock:
+                        in_flight[0] -= 1
         finally:
             if workers is not None:
                 workers.leave()

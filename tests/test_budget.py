@@ -1,0 +1,108 @@
+"""--max-cost and --max-time: a job stops starting problems before its budget is passed, keeps
+what finished, exits 3, and the same command goes on."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from math_router.cli import cli
+from math_router.evals.budget import Budget
+from math_router.testing import ChatServer, completion, user_question
+from tests.eval_cli import GOLD, GSM8K, N, PROBLEMS, SEED, run_eval
+
+# gpt-4o-mini's list price: 100 in, 20 out = 0.000027 USD a problem.
+PER_PROBLEM = (100 * 0.15 + 20 * 0.60) / 1e6
+
+
+def orchestrator(request):
+    return completion(f"\\boxed{{{GOLD[user_question(request)]}}}", prompt_tokens=100,
+                      completion_tokens=20, model="gpt-4o-mini")
+
+
+def spent(cost):
+    return {"error": None, "spent": {"cost_usd": cost}}
+
+
+def test_a_problem_starts_only_if_every_one_in_flight_and_it_fit():
+    clock = [0.0]
+    budget = Budget(max_cost=0.10, clock=lambda: clock[0])
+    assert budget.may_start(0) and budget.may_start(3)  # nothing known yet: the first ones go
+    budget.add(spent(0.03))
+    assert budget.may_start(1)  # 0.03 + 2 x 0.03 <= 0.10
+    assert not budget.may_start(2) and "--max-cost 0.1" in budget.reason
+    assert not budget.may_start(0)  # once stopped, it stays stopped
+
+    timed = Budget(max_seconds=5, clock=lambda: clock[0])
+    clock[0] = 100.0  # loading and checks before the first problem do not count
+    assert timed.may_start(10)
+    clock[0] = 105.0
+    assert not timed.may_start(0) and "--max-time 5 s" in timed.reason
+
+    unknown = Budget(max_cost=1.0)
+    unknown.add(spent(None))
+    assert not unknown.may_start(0) and "--price" in unknown.reason
+    free = Budget(max_cost=0.0)
+    free.add({"error": "boom", "spent": {"cost_usd": 5.0}})  # a failed problem paid nothing here
+    assert free.may_start(0)
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "results_llm.jsonl").read_text().splitlines()]
+
+
+def test_eval_stops_before_the_budget_then_the_same_command_goes_on(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch:
+        first = run_eval(out, orch, "--method", "llm", "--max-cost", str(3.5 * PER_PROBLEM),
+                         "--no-cache")
+        assert first.exit_code == 3, first.output
+        # After one problem the dearest costs PER_PROBLEM: three fit in 3.5 of them, a fourth not.
+        assert len(records(out)) == 3
+        assert "stopped: --max-cost" in first.output and str(out) in first.output
+        assert json.loads((out / "comparison.json").read_text())["methods"]["llm"]["n"] == 3
+        again = run_eval(out, orch, "--method", "llm", "--max-cost", "1", "--no-cache")
+        assert again.exit_code == 0, again.output
+        assert len(orch.requests) == N
+    assert sorted(r["id"] for r in records(out)) == sorted(p.id for p in PROBLEMS)
+
+
+def test_max_time_starts_nothing_after_it(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator, delay=0.3) as orch:
+        result = run_eval(out, orch, "--method", "llm", "--max-time", "0.1", "--no-cache")
+    assert result.exit_code == 3 and "--max-time 0.1 s reached" in result.output
+    assert len(records(out)) == 1  # the one started before the deadline finished and is kept
+
+
+def test_an_unknown_price_stops_a_budgeted_run(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator, models=("house-model",)) as orch:
+        result = run_eval(out, orch, "--method", "llm", "--model", "house-model",
+                          "--max-cost", "1", "--no-cache")
+    assert result.exit_code == 3 and "--price" in result.output
+    assert len(records(out)) == 1
+
+
+def test_solve_input_stops_at_the_budget_with_its_summary(tmp_path):
+    rows = tmp_path / "mine.jsonl"
+    rows.write_text("".join(json.dumps({"question": p.question}) + "\n" for p in PROBLEMS))
+    out = tmp_path / "answers"
+    with ChatServer(orchestrator) as orch:
+        result = CliRunner().invoke(cli, [
+            "solve", "--input", str(rows), "--method", "llm", "--out", str(out), "--base-url",
+            orch.url, "--concurrency", "1", "--no-progress", "--no-cache",
+            "--max-cost", str(1.5 * PER_PROBLEM)], env={"OPENAI_API_KEY": "sk-test"},
+            catch_exceptions=False)
+    assert result.exit_code == 3, result.output
+    assert "stopped: --max-cost" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["answered"] == 1 and summary["unanswered"] == N - 1
+    assert len((out / "answers.jsonl").read_text().splitlines()) == 1
+    assert (out / "answers.csv").exists()
+
+
+def test_budget_flags_are_for_many_problems_not_one_question():
+    result = CliRunner().invoke(cli, ["solve", "What is 2+2?", "--max-cost", "1"])
+    assert result.exit_code != 0 and "--max-cost: only with --input FILE" in result.output
