@@ -395,3 +395,61 @@ def train_probe(run_dirs: Iterable[str | Path] = (), *, out: str | Path,
     probe = train(data, states, seed=seed)
     write_probe(probe, out)
     return probe
+
+
+def plan(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
+         n: int | None = DEFAULT_N, seed: int = DEFAULT_SEED, out: str | Path | None = None,
+         options: ModelOptions | None = None, fields=None, calibration=None,
+         **overrides) -> list[dict]:
+    """What `evaluate` with these arguments would run and cost (evals.plan): nothing is built,
+    sent or written (a --base-url server may be asked which model it serves)."""
+    from math_router.evals.datasets import Fields, load_problems
+    from math_router.evals.folders import EvalFolder
+
+    names = method_list(methods)
+    problems = load_problems(dataset, n, seed, fields or Fields())
+    overrides, _ = _calibrated(overrides, calibration, problems, options)
+    opts = model_options(options, **overrides)
+    out = Path(out) if out else default_eval_out(dataset, names, n, seed)
+    return _plan_rows(names, problems, {m: EvalFolder(out).results(m) for m in names}, opts)
+
+
+def plan_answers(rows_or_path, method: str = "router", *, out: str | Path | None = None,
+                 options: ModelOptions | None = None, fields=None, calibration=None,
+                 **overrides) -> list[dict]:
+    """What `solve_many` with these arguments would run and cost; nothing runs."""
+    from math_router.evals.datasets import Fields, load_inputs
+    from math_router.evals.folders import AnswerFolder
+
+    (name,) = method_list([method])
+    problems = load_inputs(str(rows_or_path), fields or Fields())
+    overrides, _ = _calibrated(overrides, calibration, problems, options)
+    opts = model_options(options, **overrides)
+    path = AnswerFolder(Path(out)).answers if out is not None else None
+    return _plan_rows([name], problems, {name: path}, opts)
+
+
+def _plan_rows(names: list[str], problems, paths: dict, opts: ModelOptions) -> list[dict]:
+    from math_router.evals.methods import NEEDS
+    from math_router.evals.plan import SOURCE, TYPICAL, from_records, plan_row
+    from math_router.evals.records import latest_records, read_records
+    from math_router.factory import orchestrator_reference
+    from math_router.llama import gguf
+
+    rows = []
+    ids = {p.id for p in problems}
+    for name in names:
+        model, local = "-", True
+        if "orchestrator" in NEEDS[name]:
+            model_opts = opts.llm_options() if name == "llm" else opts
+            model, _ = orchestrator_reference(model_opts)
+            local = gguf.is_gguf_reference(model) or Path(model).expanduser().is_file()
+        path = paths.get(name)
+        records = [r for r in latest_records(read_records(path)).values() if r["id"] in ids] \
+            if path is not None and path.exists() else []
+        finished = {r["id"] for r in records if r.get("error") is None}
+        measured = from_records(records)
+        source = f"{len(finished)} earlier records" if measured else SOURCE
+        rows.append(plan_row(name, sum(p.id not in finished for p in problems), len(problems),
+                             measured or TYPICAL[name], source, model, local, opts.prices))
+    return rows

@@ -61,7 +61,10 @@ def budget_stop(message: str) -> click.ClickException:
 
 
 def budget_options(f):
-    """--max-cost and --max-time, for the commands that answer many problems."""
+    """--max-cost, --max-time and --dry-run, for the commands that answer many problems."""
+    f = click.option("--dry-run", is_flag=True,
+                     help="Print the plan (problems left per method, requests, tokens, the "
+                          "estimated cost) and run nothing.")(f)
     f = click.option("--max-time", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
                      help="Start no problem this many seconds after the first one started (those "
                           "in flight finish); exit status 3, the same command goes on.")(f)
@@ -372,7 +375,7 @@ def fields_of(kw: dict):
               help="Say each step (a QUESTION) or show a progress bar (--input) on stderr "
                    "[default: on a terminal].")
 def solve(question, input_path, method, out, as_jsonl, concurrency, calibration, as_json,
-          progress, max_cost, max_time, **kw):
+          progress, max_cost, max_time, dry_run, **kw):
     """Answer one QUESTION and show how it was answered, or every problem of --input FILE.
 
     \b
@@ -402,8 +405,8 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
             question_text(question)
         if kw["batch_api"]:
             extra.append("--batch-api")
-        extra += [flag for flag, given in (("--max-cost", max_cost), ("--max-time", max_time))
-                  if given is not None]
+        extra += [flag for flag, given in (("--max-cost", max_cost), ("--max-time", max_time),
+                                           ("--dry-run", dry_run or None)) if given is not None]
         if extra:
             raise click.ClickException(f"{', '.join(extra)}: only with --input FILE, not a QUESTION")
         steps = reporting(notify) if progress else contextlib.nullcontext()
@@ -421,6 +424,14 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
         raise click.ClickException("--json prints one answer; with --input use --jsonl")
     if out is None and not as_jsonl:
         out = api.default_answers_out(input_path, method)
+    if dry_run:
+        from math_router.evals.plan import plan_text
+
+        with user_errors():
+            rows = api.plan_answers(input_path, method, out=out, options=make_options(kw),
+                                    fields=fields, calibration=calibration)
+        click.echo(plan_text(rows))
+        return
     errors = answered = 0
     stopped = None
     with user_errors(), says_how_to_resume(out):
@@ -517,7 +528,7 @@ def print_solution(result: dict) -> None:
 @budget_options
 @model_options
 def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibration, max_cost,
-                 max_time, **kw):
+                 max_time, dry_run, **kw):
     """Run methods on the same sample of problems and compare them.
 
     Each finished problem is appended to OUT/results_<method>.jsonl at once;
@@ -529,6 +540,14 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
 
     fields = fields_of(kw)
     out = out or api.default_eval_out(dataset, method, n, seed)
+    if dry_run:
+        from math_router.evals.plan import plan_text
+
+        with user_errors():
+            rows = api.plan(method, dataset, n=n, seed=seed, out=out, options=make_options(kw),
+                            fields=fields, calibration=calibration)
+        click.echo(plan_text(rows))
+        return
     with user_errors(), says_how_to_resume(out):
         run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                            progress=not no_progress, options=make_options(kw), notify=notify,

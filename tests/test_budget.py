@@ -106,3 +106,43 @@ def test_solve_input_stops_at_the_budget_with_its_summary(tmp_path):
 def test_budget_flags_are_for_many_problems_not_one_question():
     result = CliRunner().invoke(cli, ["solve", "What is 2+2?", "--max-cost", "1"])
     assert result.exit_code != 0 and "--max-cost: only with --input FILE" in result.output
+
+
+# -- --dry-run ------------------------------------------------------------------------------
+
+
+def test_dry_run_prices_the_plan_and_runs_nothing(tmp_path):
+    from math_router.evals.plan import TYPICAL
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["eval", "--dry-run", "--method", "llm,slm", "--n", "10",
+                                      "--out", str(out)], env={"OPENAI_API_KEY": "sk-test"})
+    assert result.exit_code == 0, result.output
+    assert not out.exists()  # nothing written, nothing built
+    llm = TYPICAL["llm"]
+    expected = 10 * (llm.orchestrator_input * 0.10 + llm.orchestrator_output * 0.50) / 1e6
+    assert f"${expected:.4f}" in result.output  # gpt-6-luna's list price
+    assert "10 of 10" in result.output and "nothing was run" in result.output
+
+
+def test_dry_run_counts_what_is_left_from_the_folders_own_records(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch:
+        first = run_eval(out, orch, "--method", "llm", "--max-cost", str(1.5 * PER_PROBLEM),
+                         "--no-cache")
+        assert first.exit_code == 3
+        asked = len(orch.requests)
+        result = run_eval(out, orch, "--method", "llm", "--dry-run")
+        assert len(orch.requests) == asked  # a plan sends nothing
+    assert result.exit_code == 0, result.output
+    assert f"{N - 1} of {N}" in result.output and "1 earlier records" in result.output
+    # The earlier problem's 100 in / 20 out, for each problem left, at gpt-4o-mini's price.
+    assert f"${(N - 1) * PER_PROBLEM:.4f}" in result.output
+
+
+def test_dry_run_of_a_local_orchestrator_costs_nothing_and_an_unknown_price_is_said(tmp_path):
+    local = CliRunner().invoke(cli, ["eval", "--dry-run", "--method", "llm", "--n", "5"], env={})
+    assert local.exit_code == 0 and "$0.0000" in local.output
+    unknown = CliRunner().invoke(cli, ["eval", "--dry-run", "--method", "llm", "--n", "5",
+                                       "--model", "house-model"], env={"OPENAI_API_KEY": "sk-test"})
+    assert unknown.exit_code == 0 and "unknown price" in unknown.output

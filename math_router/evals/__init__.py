@@ -7,6 +7,7 @@
     records.py     Traces as flat records (eval rows, answer rows); read_records (read only)
     runner.py      a method over problems: worker pool, append-only results, resume
     budget.py      --max-cost, --max-time: no problem starts past the budget
+    plan.py        --dry-run: problems left, requests, tokens, estimated cost
     folders.py     EvalFolder, AnswerFolder: what a job writes, what a rerun must match
     evaluation.py  the two jobs on the runner: evaluate (gold answers), answer (your own)
     compare.py     the figures per method and per pair; stats.py: intervals, paired tests
