@@ -141,7 +141,7 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
              progress: bool = True, options: ModelOptions | None = None,
              notify: Callable[[str], None] | None = None, fields=None, calibration=None,
              max_cost: float | None = None, max_time: float | None = None,
-             **overrides) -> Evaluation:
+             command: list[str] | None = None, **overrides) -> Evaluation:
     """Run `methods` on the same `n` problems of `dataset` (None: all of them) into `out`.
 
     An existing `out` resumes: finished problems are kept, failed ones retried,
@@ -161,8 +161,10 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
     overrides, calibration = _calibrated(overrides, calibration, problems, options)
     opts = model_options(options, **overrides)
     out = Path(out) if out else default_eval_out(dataset, names, n, seed)
-    job, settings = _job(names, opts, {"dataset": dataset, "n": len(problems), "seed": seed},
-                         calibration, concurrency, progress, notify, out, max_cost, max_time)
+    run_info = {"dataset": dataset, "n": len(problems), "seed": seed,
+                **({"command": command} if command is not None else {})}
+    job, settings = _job(names, opts, run_info, calibration, concurrency, progress, notify, out,
+                         max_cost, max_time)
     return evaluation.evaluate(job, names, problems, out, {m: settings(m) for m in names})
 
 
@@ -170,7 +172,7 @@ def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None =
                concurrency: int | None = None, progress: bool = True, options: ModelOptions | None = None,
                notify: Callable[[str], None] | None = None, fields=None, calibration=None,
                max_cost: float | None = None, max_time: float | None = None,
-               **overrides) -> Iterator[dict]:
+               command: list[str] | None = None, **overrides) -> Iterator[dict]:
     """Answer each of a user's own problems with `method`, yielding one answer record per
     problem (id, question, answer, final_text, tokens, seconds, cost_usd, error, ...).
 
@@ -197,8 +199,9 @@ def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None =
         AnswerFolder(Path(out)).check_method(name)
     overrides, calibration = _calibrated(overrides, calibration, problems, options)
     opts = model_options(options, **overrides)
-    job, settings = _job([name], opts, {"input": {"source": source, "rows": len(problems)}},
-                         calibration, concurrency, progress, notify,
+    run_info = {"input": {"source": source, "rows": len(problems)},
+                **({"command": command} if command is not None else {})}
+    job, settings = _job([name], opts, run_info, calibration, concurrency, progress, notify,
                          Path(out) if out is not None else None, max_cost, max_time)
     yield from evaluation.answer(job, name, problems, Path(out) if out is not None else None,
                                  {"method": name, **settings(name)})

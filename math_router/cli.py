@@ -61,7 +61,13 @@ def budget_stop(message: str) -> click.ClickException:
 
 
 def budget_options(f):
-    """--max-cost, --max-time and --dry-run, for the commands that answer many problems."""
+    """--max-cost, --max-time, --dry-run and --resume, for the commands that answer many
+    problems."""
+    f = click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True,
+                                                           path_type=Path), metavar="DIR",
+                     help="Go on with the run in DIR: every setting read back from its "
+                          "run.json (only --concurrency, --max-cost, --max-time, --dry-run "
+                          "and the progress flags may come beside it).")(f)
     f = click.option("--dry-run", is_flag=True,
                      help="Print the plan (problems left per method, requests, tokens, the "
                           "estimated cost) and run nothing.")(f)
@@ -83,11 +89,98 @@ def says_how_to_resume(out: Path | None):
     except (KeyboardInterrupt, click.exceptions.Abort):
         if out is None:
             raise
-        command = " ".join(shlex.quote(a) for a in ["math-router", *sys.argv[1:]])
-        if "--out" not in sys.argv:
-            command += f" --out {shlex.quote(str(out))}"
+        name = sys.argv[1] if len(sys.argv) > 1 else "eval"
+        if (out / "run.json").exists():  # it records the command: --resume reads it back
+            command = f"math-router {name} --resume {shlex.quote(str(out))}"
+        else:
+            command = " ".join(shlex.quote(a) for a in ["math-router", *_without_secrets(sys.argv[1:])])
+            if "--out" not in sys.argv:
+                command += f" --out {shlex.quote(str(out))}"
         raise click.ClickException(f"interrupted: what finished is in {out}; to resume: "
                                    f"{command}") from None
+
+
+def _without_secrets(args: list[str]) -> list[str]:
+    """The arguments with every key left out (a key is read from the environment again)."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--api-key", "--server-api-key"):
+            skip = True
+        elif not arg.startswith(("--api-key=", "--server-api-key=")):
+            kept.append(arg)
+    return kept
+
+
+# Not recorded in run.json's command: where it goes, how it runs now, and secrets (a key is
+# read from the environment again on resume).
+NOT_RECORDED = {"out", "resume", "dry_run", "max_cost", "max_time", "concurrency", "no_progress",
+                "progress", "api_key", "server_api_key", "as_jsonl"}
+# What --resume DIR may be given beside it: how this run goes, never what it computes.
+WITH_RESUME = {"concurrency", "no_progress", "progress", "max_cost", "max_time", "dry_run",
+               "api_key"}
+
+
+def recorded_command(ctx: click.Context) -> list[str]:
+    """The command as run.json keeps it, so `--resume DIR` can run it again: the arguments and
+    options given on the command line (click's ParameterSource), bar NOT_RECORDED (secrets
+    never)."""
+    args = [ctx.command.name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in NOT_RECORDED or not _typed(ctx, param.name) or value is None:
+            continue
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        elif param.is_flag:
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            for one in (value if param.multiple else [value]):
+                args += [param.opts[0], _as_text(one)]
+    return args
+
+
+def _typed(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+def _as_text(value) -> str:
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
+        return ",".join(f"{a}:{b}" for a, b in value)  # --samples-mix cot:2,tir:2
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def resume_from(ctx: click.Context, folder: Path) -> None:
+    """Run the command recorded in FOLDER/run.json again into FOLDER (each flag as it was);
+    only the flags of WITH_RESUME may come beside --resume."""
+    from math_router.evals.folders import read_json
+
+    given = sorted(f"--{name.replace('_', '-')}" for name in ctx.params
+                   if name not in WITH_RESUME | {"resume"} and _typed(ctx, name))
+    if given:
+        raise click.ClickException(f"--resume reads every setting from {folder}/run.json; "
+                                   f"leave out {', '.join(given)}")
+    with user_errors():
+        info = read_json(folder / "run.json") if (folder / "run.json").exists() else {}
+    command = info.get("command")
+    if not command or command[0] != ctx.command.name:
+        raise click.ClickException(f"{folder} holds no `{ctx.command.name}` run to resume "
+                                   "(run.json records the command of runs made from this version on)")
+    now = [a for name in sorted(WITH_RESUME) if _typed(ctx, name) for a in _flag(ctx, name)]
+    notify(f"resuming: math-router {' '.join(command)} --out {folder}")
+    ctx.command.main(command[1:] + ["--out", str(folder)] + now, standalone_mode=False,
+                     prog_name=ctx.command_path)
+
+
+def _flag(ctx: click.Context, name: str) -> list[str]:
+    param = next(p for p in ctx.command.params if p.name == name)
+    value = ctx.params[name]
+    if param.is_flag:
+        return [param.opts[0] if value else param.secondary_opts[0]]
+    return [param.opts[0], str(value)]
 
 
 def model_options(f):
@@ -375,7 +468,7 @@ def fields_of(kw: dict):
               help="Say each step (a QUESTION) or show a progress bar (--input) on stderr "
                    "[default: on a terminal].")
 def solve(question, input_path, method, out, as_jsonl, concurrency, calibration, as_json,
-          progress, max_cost, max_time, dry_run, **kw):
+          progress, max_cost, max_time, dry_run, resume, **kw):
     """Answer one QUESTION and show how it was answered, or every problem of --input FILE.
 
     \b
@@ -391,6 +484,9 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
     from math_router import api
     from math_router.engine.progress import reporting
 
+    ctx = click.get_current_context()
+    if resume is not None:
+        return resume_from(ctx, resume)
     fields = fields_of(kw)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -406,7 +502,8 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
         if kw["batch_api"]:
             extra.append("--batch-api")
         extra += [flag for flag, given in (("--max-cost", max_cost), ("--max-time", max_time),
-                                           ("--dry-run", dry_run or None)) if given is not None]
+                                           ("--dry-run", dry_run or None), ("--resume", resume))
+                  if given is not None]
         if extra:
             raise click.ClickException(f"{', '.join(extra)}: only with --input FILE, not a QUESTION")
         steps = reporting(notify) if progress else contextlib.nullcontext()
@@ -439,7 +536,8 @@ def solve(question, input_path, method, out, as_jsonl, concurrency, calibration,
             for record in api.solve_many(input_path, method, out=out, concurrency=concurrency,
                                          progress=progress, options=make_options(kw),
                                          notify=notify, fields=fields, calibration=calibration,
-                                         max_cost=max_cost, max_time=max_time):
+                                         max_cost=max_cost, max_time=max_time,
+                                         command=recorded_command(ctx)):
                 answered += 1
                 errors += record["error"] is not None
                 if as_jsonl:
@@ -528,7 +626,7 @@ def print_solution(result: dict) -> None:
 @budget_options
 @model_options
 def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibration, max_cost,
-                 max_time, dry_run, **kw):
+                 max_time, dry_run, resume, **kw):
     """Run methods on the same sample of problems and compare them.
 
     Each finished problem is appended to OUT/results_<method>.jsonl at once;
@@ -538,6 +636,9 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
     from math_router import api
     from math_router.evals.report import tradeoff_table
 
+    ctx = click.get_current_context()
+    if resume is not None:
+        return resume_from(ctx, resume)
     fields = fields_of(kw)
     out = out or api.default_eval_out(dataset, method, n, seed)
     if dry_run:
@@ -552,7 +653,7 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
         run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                            progress=not no_progress, options=make_options(kw), notify=notify,
                            fields=fields, calibration=calibration, max_cost=max_cost,
-                           max_time=max_time)
+                           max_time=max_time, command=recorded_command(ctx))
     click.echo(tradeoff_table(run.comparison))
     click.echo(f"\nwrote {run.out}/comparison.json; python cli.py report {run.out} for the rest")
     if run.stopped:

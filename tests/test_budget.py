@@ -146,3 +146,72 @@ def test_dry_run_of_a_local_orchestrator_costs_nothing_and_an_unknown_price_is_s
     unknown = CliRunner().invoke(cli, ["eval", "--dry-run", "--method", "llm", "--n", "5",
                                        "--model", "house-model"], env={"OPENAI_API_KEY": "sk-test"})
     assert unknown.exit_code == 0 and "unknown price" in unknown.output
+
+
+# -- --resume DIR ---------------------------------------------------------------------------
+
+
+def test_resume_reads_the_command_back_from_run_json_without_its_secrets(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch:
+        first = run_eval(out, orch, "--method", "llm", "--max-cost", str(1.5 * PER_PROBLEM),
+                         "--no-cache", "--price", "gpt-4o-mini=0.15,0.60",
+                         "--api-key", "sk-secret-123")
+        assert first.exit_code == 3, first.output
+        info = json.loads((out / "run.json").read_text())
+        command = info["command"]
+        assert command[0] == "eval" and "--no-cache" in command and "sk-secret-123" not in command
+        assert "--max-cost" not in command and "--out" not in command
+        assert command[command.index("--base-url") + 1] == orch.url
+        resumed = CliRunner().invoke(cli, ["eval", "--resume", str(out), "--no-progress"],
+                                     env={"OPENAI_API_KEY": "sk-test"}, catch_exceptions=False)
+        assert resumed.exit_code == 0, resumed.output
+        assert "resuming: math-router eval" in resumed.output
+    assert sorted(r["id"] for r in records(out)) == sorted(p.id for p in PROBLEMS)
+    settings = json.loads((out / "run.json").read_text())["methods"]["llm"]["settings"]
+    assert settings["prices"]["gpt-4o-mini"]["input_per_million"] == 0.15
+
+
+def test_resume_refuses_flags_that_would_change_the_run(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch:
+        assert run_eval(out, orch, "--method", "llm", "--n", "2").exit_code == 0
+    result = CliRunner().invoke(cli, ["eval", "--resume", str(out), "--n", "3"])
+    assert result.exit_code != 0 and "leave out --n" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["eval", "--resume", str(empty)])
+    assert result.exit_code != 0 and "holds no `eval` run to resume" in result.output
+
+
+def test_solve_input_resumes_from_its_folder(tmp_path):
+    rows = tmp_path / "mine.jsonl"
+    rows.write_text("".join(json.dumps({"question": p.question}) + "\n" for p in PROBLEMS))
+    out = tmp_path / "answers"
+    with ChatServer(orchestrator) as orch:
+        first = CliRunner().invoke(cli, [
+            "solve", "--input", str(rows), "--method", "llm", "--out", str(out), "--base-url",
+            orch.url, "--concurrency", "1", "--no-progress", "--no-cache",
+            "--max-cost", str(1.5 * PER_PROBLEM)], env={"OPENAI_API_KEY": "sk-test"})
+        assert first.exit_code == 3, first.output
+        again = CliRunner().invoke(cli, ["solve", "--resume", str(out), "--no-progress"],
+                                   env={"OPENAI_API_KEY": "sk-test"})
+    assert again.exit_code == 0, again.output
+    assert len((out / "answers.jsonl").read_text().splitlines()) == N
+
+
+def test_ctrl_c_after_the_folder_is_made_says_resume_dir_and_never_a_key(tmp_path, monkeypatch):
+    from math_router.evals import runner
+
+    out = tmp_path / "run"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_solve_all", interrupted)
+    monkeypatch.setattr("sys.argv", ["math-router", "eval", "--api-key", "sk-secret-9"])
+    with ChatServer(orchestrator) as orch:
+        result = run_eval(out, orch, "--method", "llm", "--api-key", "sk-secret-9")
+    line = result.output.strip().splitlines()[-1]
+    assert result.exit_code == 1 and f"to resume: math-router eval --resume {out}" in line
+    assert "sk-secret-9" not in result.output
