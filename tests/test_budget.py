@@ -85,16 +85,21 @@ def test_an_unknown_price_stops_a_budgeted_run(tmp_path):
     assert len(records(out)) == 1
 
 
-def test_solve_input_stops_at_the_budget_with_its_summary(tmp_path):
+def solve_one_problems_worth(tmp_path, orch):
+    """solve --input on the problems, with a budget for one and a half of them."""
     rows = tmp_path / "mine.jsonl"
     rows.write_text("".join(json.dumps({"question": p.question}) + "\n" for p in PROBLEMS))
     out = tmp_path / "answers"
+    return out, CliRunner().invoke(cli, [
+        "solve", "--input", str(rows), "--method", "llm", "--out", str(out), "--base-url",
+        orch.url, "--concurrency", "1", "--no-progress", "--no-cache",
+        "--max-cost", str(1.5 * PER_PROBLEM)], env={"OPENAI_API_KEY": "sk-test"},
+        catch_exceptions=False)
+
+
+def test_solve_input_stops_at_the_budget_with_its_summary(tmp_path):
     with ChatServer(orchestrator) as orch:
-        result = CliRunner().invoke(cli, [
-            "solve", "--input", str(rows), "--method", "llm", "--out", str(out), "--base-url",
-            orch.url, "--concurrency", "1", "--no-progress", "--no-cache",
-            "--max-cost", str(1.5 * PER_PROBLEM)], env={"OPENAI_API_KEY": "sk-test"},
-            catch_exceptions=False)
+        out, result = solve_one_problems_worth(tmp_path, orch)
     assert result.exit_code == 3, result.output
     assert "stopped: --max-cost" in result.output
     summary = json.loads((out / "summary.json").read_text())
@@ -185,14 +190,8 @@ def test_resume_refuses_flags_that_would_change_the_run(tmp_path):
 
 
 def test_solve_input_resumes_from_its_folder(tmp_path):
-    rows = tmp_path / "mine.jsonl"
-    rows.write_text("".join(json.dumps({"question": p.question}) + "\n" for p in PROBLEMS))
-    out = tmp_path / "answers"
     with ChatServer(orchestrator) as orch:
-        first = CliRunner().invoke(cli, [
-            "solve", "--input", str(rows), "--method", "llm", "--out", str(out), "--base-url",
-            orch.url, "--concurrency", "1", "--no-progress", "--no-cache",
-            "--max-cost", str(1.5 * PER_PROBLEM)], env={"OPENAI_API_KEY": "sk-test"})
+        out, first = solve_one_problems_worth(tmp_path, orch)
         assert first.exit_code == 3, first.output
         again = CliRunner().invoke(cli, ["solve", "--resume", str(out), "--no-progress"],
                                    env={"OPENAI_API_KEY": "sk-test"})
