@@ -68,7 +68,11 @@ def test_a_file_is_answered_into_jsonl_csv_and_a_summary(tmp_path):
     with open(out / "answers.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == [f"homework-{i}" for i in range(4)]  # the input's order
-    assert [r["answer"] for r in rows] == ["5", "15", "6", "42"]
+    # The input's own columns come back as they were; the answer's own "answer" column, which
+    # the input has too, is math_router_answer.
+    assert [r["question"] for r in rows] == [r["question"] for r in ROWS]
+    assert [r["answer"] for r in rows] == [r.get("answer", "") for r in ROWS]
+    assert [r["math_router_answer"] for r in rows] == ["5", "15", "6", "42"]
     assert rows[0]["correct"] == "" and rows[1]["correct"] == "True"
 
     summary = json.loads((out / "summary.json").read_text())
@@ -200,3 +204,40 @@ def test_ten_kills_at_random_moments_answer_every_row_exactly_once(tmp_path):
     assert all(r["answer"] == str(2 * int(r["id"].split("-")[1])) for r in records)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["answered"] == 40 and summary["complete"]
+
+
+def test_answers_csv_joins_back_to_the_input_by_its_own_id_column(tmp_path):
+    rows = [{"ticket": "T-7", "student": "Ana", "question": "What is 2 plus 3?", "tags": ["a", "b"]},
+            {"ticket": "T-9", "student": "Ben", "question": "What is 40 plus 2?", "tags": []}]
+    data = write_rows(tmp_path / "tickets.jsonl", rows)
+    out = tmp_path / "answers"
+    with ChatServer(summed) as orch:
+        result = invoke("--input", str(data), "--id-field", "ticket", "--method", "llm",
+                        "--base-url", orch.url, "--out", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    with open(out / "answers.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        header, got = reader.fieldnames, list(reader)
+    assert header[:4] == ["ticket", "student", "question", "tags"]
+    assert "id" not in header and "answer" in header
+    assert [(r["ticket"], r["student"], r["answer"]) for r in got] == [("T-7", "Ana", "5"),
+                                                                       ("T-9", "Ben", "42")]
+    assert got[0]["tags"] == '["a", "b"]'
+
+
+def test_report_reads_a_solve_input_folder(tmp_path):
+    data = write_rows(tmp_path / "homework.jsonl", ROWS)
+    out = tmp_path / "answers"
+    with ChatServer(summed) as orch:
+        assert invoke("--input", str(data), "--method", "llm", "--base-url", orch.url,
+                      "--out", str(out), "--no-progress").exit_code == 0
+    result = CliRunner().invoke(cli, ["report", str(out), "--no-plots"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    comparison = json.loads((out / "comparison.json").read_text())
+    llm = comparison["methods"]["llm"]
+    assert llm["n"] == 4 and llm["graded"] == 2 and llm["accuracy"] == 0.5
+    assert llm["settings"]["method"] == "llm"
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith("# Results: your problems (") and "4 rows" in markdown.splitlines()[0]
+    page = (out / "report.html").read_text()
+    assert "What is 40 plus 2?" in page and "Sum 1, 2 and 3." in page

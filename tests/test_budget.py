@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from math_router.cli import cli
 from math_router.evals.budget import Budget
 from math_router.testing import ChatServer, completion, user_question
-from tests.eval_cli import GOLD, GSM8K, N, PROBLEMS, SEED, run_eval
+from tests.eval_cli import GOLD, N, PROBLEMS, run_eval
 
 # gpt-4o-mini's list price: 100 in, 20 out = 0.000027 USD a problem.
 PER_PROBLEM = (100 * 0.15 + 20 * 0.60) / 1e6

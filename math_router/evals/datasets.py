@@ -44,6 +44,10 @@ class Problem:
     dataset: str  # how to grade it: "gsm8k" (a number) or "math500" (math-verify)
     meta: dict = attrs.field(factory=dict)  # MATH-500: subject and level
     source: str = ""  # where it came from: gsm8k, math500, or the file's name
+    # A row of a file: the row as read, and the field its id came from (answers.csv gives the
+    # user's columns back, under their names).
+    row: dict = attrs.field(factory=dict, eq=False, repr=False)
+    id_field: str | None = None
 
 
 @attrs.frozen
@@ -246,7 +250,8 @@ def mapped_problem(row: dict, index: int, fields: Fields, path: Path,
     # A gold that is a number ("18", "9 (apples)", 5.0) is graded as one; others with math-verify.
     grader = grader or ("gsm8k" if gold is None or to_number(gold) is not None else "math500")
     meta = {k: row[k] for k in ("subject", "level", "type") if k in row}
-    return Problem(problem_id, question, gold, grader, meta, source=path.stem)
+    return Problem(problem_id, question, gold, grader, meta, source=path.stem, row=row,
+                   id_field=id_field)
 
 
 def _text(row: dict, field: str, index: int, name: str) -> str:

@@ -142,15 +142,35 @@ def latest_answers(folder: AnswerFolder, problems: list[Problem]) -> Iterator[di
 def write_answers_csv(folder: AnswerFolder, problems: list[Problem]) -> None:
     """answers.csv in the input's order, made anew from answers.jsonl (which stays the record);
     written as the folder's other files are (write_text_atomic: a question UTF-8 cannot hold
-    escaped, a full disk one line with no temporary file left)."""
+    escaped, a full disk one line with no temporary file left).
+
+    It joins back to the input: the id column under the input's own name, then every column
+    of the input as it was, then the answer's columns (CSV_COLUMNS; one the input also has
+    is written math_router_<name>)."""
+    by_id = {p.id: p for p in problems}
+    id_name = next((p.id_field for p in problems if p.id_field), None) or "id"
+    given = list(dict.fromkeys(k for p in problems for k in p.row if k != id_name))
+    ours = [c for c in CSV_COLUMNS if c != "id" and not (c == "question" and given)]
     text = io.StringIO(newline="")
     writer = csv.writer(text)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([id_name, *given, *(f"math_router_{c}" if c in given or c == id_name
+                                        else c for c in ours)])
     for r in latest_answers(folder, problems):
+        source = by_id[r["id"]].row if r["id"] in by_id else {}
         row = {**r, "models": "; ".join(f"{k}: {v}" for k, v in r["models"].items())}
-        writer.writerow([spreadsheet_cell("" if row.get(c) is None else row[c])
-                         for c in CSV_COLUMNS])
+        cells = [r["id"], *(_cell_text(source.get(k)) for k in given),
+                 *("" if row.get(c) is None else row[c] for c in ours)]
+        writer.writerow([spreadsheet_cell(c) for c in cells])
     write_text_atomic(folder.csv, text.getvalue())
+
+
+def _cell_text(value):
+    """An input cell as a spreadsheet shows it: text as is, lists and objects as JSON."""
+    import json
+
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
 
 
 # A cell a spreadsheet would read as a formula starts with one of these (OWASP's CSV injection

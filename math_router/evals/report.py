@@ -16,7 +16,8 @@ from math_router.engine.pricing import Price
 from math_router.evals.compare import BASELINE, compare, paired, reprice
 from math_router.evals.probe_curve import probe_curve
 from math_router.evals.methods import METHODS
-from math_router.evals.folders import EvalFolder, read_json, write_json_atomic, write_text_atomic
+from math_router.evals.folders import (AnswerFolder, EvalFolder, read_json, write_json_atomic,
+                                      write_text_atomic)
 from math_router.evals.records import latest_records, read_records
 
 
@@ -28,8 +29,12 @@ def load_results(out: Path, prices: dict[str, Price] | None = None) -> dict[str,
     if not out.is_dir():
         raise UserError(f"no results folder at {out}")
     found = {p.stem.removeprefix("results_"): p for p in out.glob("results_*.jsonl")}
+    answers = AnswerFolder(out).answers
+    if not found and answers.exists():  # a `solve --input` folder: one method's answers
+        found = {_answers_method(out, answers): answers}
     if not found:
-        raise UserError(f"{out} holds no results_<method>.jsonl files")
+        raise UserError(f"{out} holds no results_<method>.jsonl files (nor a solve --input "
+                        "folder's answers.jsonl)")
     known = list(METHODS)
     order = sorted(found, key=lambda m: (known.index(m) if m in known else 99, m))
     results = {}
@@ -44,6 +49,15 @@ def load_results(out: Path, prices: dict[str, Price] | None = None) -> dict[str,
     return results
 
 
+def _answers_method(out: Path, answers: Path) -> str:
+    """The method a solve --input folder answered with (its run.json says; else its records)."""
+    method = (AnswerFolder(out).info().get("settings") or {}).get("method")
+    if method:
+        return method
+    first = next(iter(read_records(answers)), None)
+    return (first or {}).get("method") or "answers"
+
+
 def write_comparison(out: Path, results: dict[str, list[dict]] | None = None,
                      repriced: dict[str, Price] | None = None) -> dict:
     """comparison.json: per method the figures of the tables, the pairwise tests, the prices
@@ -52,7 +66,8 @@ def write_comparison(out: Path, results: dict[str, list[dict]] | None = None,
     info = read_json(out / "run.json") if (out / "run.json").exists() else {}
     comparison = compare(results, EvalFolder(out).sample_size())
     for method, stats in comparison["methods"].items():
-        entry = info.get("methods", {}).get(method, {})
+        # An eval's run.json keeps each method's settings; a solve --input folder's, its one.
+        entry = info.get("methods", {}).get(method) or {"settings": info.get("settings", {})}
         stats["settings"] = entry.get("settings", {})
         if entry.get("served_models"):
             stats["served_models"] = entry["served_models"]
@@ -314,9 +329,7 @@ def report_text(comparison: dict, results: dict[str, list[dict]]) -> str:
 def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
                    plots: list[Path]) -> Path:
     """report.md: the tables, intervals and plots of the folder, to share as one file."""
-    info = read_json(out / "run.json") if (out / "run.json").exists() else {}
-    lines = [f"# Results: {info.get('dataset', out.name)}, {info.get('n', '?')} problems "
-             f"(seed {info.get('seed', '?')})", "",
+    lines = [f"# Results: {_title(out)}", "",
              f"Made {comparison['date']} from `{out}`.", "", "## Accuracy and cost against the llm",
              "", tradeoff_table(comparison), "", "## Tokens, seconds, spending", "",
              details_table(comparison), ""]
@@ -324,7 +337,8 @@ def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
                         ("Paired tests", pairs_text(comparison)),
                         ("Breakdown", breakdown_text(comparison)),
                         ("Agreement", agreement_text(agreement(results))),
-                        ("Cascade threshold curve", curve_text(comparison))):
+                        ("Cascade threshold curve", curve_text(comparison)),
+                        ("Probe routing curve", probe_curve_text(comparison))):
         if text:
             fenced = text if text.lstrip().startswith("|") else f"```\n{text}\n```"
             lines += [f"## {title}", "", fenced, ""]
@@ -344,11 +358,20 @@ def _problems(out: Path) -> dict[str, dict]:
     from math_router.evals.folders import read_samples
 
     folder = EvalFolder(out)
-    return {row["id"]: row for row in read_samples(folder.samples)} if folder.samples.exists() else {}
+    if folder.samples.exists():
+        return {row["id"]: row for row in read_samples(folder.samples)}
+    answers = AnswerFolder(out).answers
+    if answers.exists():  # a solve --input folder: each answer keeps its question
+        return {r["id"]: {"id": r["id"], "question": r.get("question"), "gold": r.get("gold")}
+                for r in read_records(answers)}
+    return {}
 
 
 def _title(out: Path) -> str:
     info = read_json(out / "run.json") if (out / "run.json").exists() else {}
+    if "input" in info:  # a solve --input folder
+        source = (info["input"] or {}).get("source", out.name)
+        return f"your problems ({source}), {(info['input'] or {}).get('rows', '?')} rows"
     return (f"{info.get('dataset', out.name)}, {info.get('n', '?')} problems "
             f"(seed {info.get('seed', '?')})")
 
