@@ -28,7 +28,7 @@ from math_router.evals.datasets import CALIBRATION_N, DEFAULT_N, DEFAULT_SEED
 from math_router.evals.evaluation import BATCH_WORKERS, DEFAULT_CONCURRENCY, Evaluation
 from math_router.options import ModelOptions
 
-ALL_METHODS = ("llm", "router", "slm")  # what "all" means: the comparison the tool is about
+ALL_METHODS = ("llm", "router", "slm", "cascade")  # "all": every method that needs no more than the models (probe needs a probe.json)
 
 
 @attrs.frozen

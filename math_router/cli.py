@@ -141,8 +141,12 @@ def recorded_command(ctx: click.Context) -> list[str]:
     return args
 
 
-def _typed(ctx: click.Context, name: str) -> bool:
-    return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+def _typed(ctx: click.Context, name: str, config: bool = True) -> bool:
+    """Given by the user: on the command line (or, with `config`, in the --config file)."""
+    sources = {click.core.ParameterSource.COMMANDLINE}
+    if config:
+        sources.add(click.core.ParameterSource.DEFAULT_MAP)
+    return ctx.get_parameter_source(name) in sources
 
 
 def _as_text(value) -> str:
@@ -159,7 +163,7 @@ def resume_from(ctx: click.Context, folder: Path) -> None:
     from math_router.evals.folders import read_json
 
     given = sorted(f"--{name.replace('_', '-')}" for name in ctx.params
-                   if name not in WITH_RESUME | {"resume"} and _typed(ctx, name))
+                   if name not in WITH_RESUME | {"resume"} and _typed(ctx, name, config=False))
     if given:
         raise click.ClickException(f"--resume reads every setting from {folder}/run.json; "
                                    f"leave out {', '.join(given)}")
@@ -169,7 +173,8 @@ def resume_from(ctx: click.Context, folder: Path) -> None:
     if not command or command[0] != ctx.command.name:
         raise click.ClickException(f"{folder} holds no `{ctx.command.name}` run to resume "
                                    "(run.json records the command of runs made from this version on)")
-    now = [a for name in sorted(WITH_RESUME) if _typed(ctx, name) for a in _flag(ctx, name)]
+    now = [a for name in sorted(WITH_RESUME) if _typed(ctx, name, config=False)
+           for a in _flag(ctx, name)]
     notify(f"resuming: math-router {' '.join(command)} --out {folder}")
     ctx.command.main(command[1:] + ["--out", str(folder)] + now, standalone_mode=False,
                      prog_name=ctx.command_path)
@@ -183,9 +188,65 @@ def _flag(ctx: click.Context, name: str) -> list[str]:
     return [param.opts[0], str(value)]
 
 
+def load_config(ctx: click.Context, param, path: Path | None) -> None:
+    """--config FILE: a TOML file whose keys are the command's flags (`model = "gpt-6-luna"`,
+    `specialist-max-tokens = 2048`, `no-cache = true`, `price = ["m=0.1,0.5"]`); a table
+    named after a command (`[eval]`) holds settings for that command alone. They become the
+    flags' defaults (click's default_map), so a flag on the command line wins. A key no
+    command knows is refused in one line; one another command knows is left to it."""
+    if path is None:
+        return
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise click.BadParameter(f"{path} is not a TOML file: {e}", ctx, param) from None
+    commands = cli.commands
+    known = {_key(opt): p.name for command in commands.values() for p in command.params
+             for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+    mine = {_key(opt): p.name for p in ctx.command.params
+            for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+    values = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key not in commands:
+                raise click.BadParameter(f"{path}: [{key}] is not a command "
+                                         f"({', '.join(sorted(commands))})", ctx, param)
+            pairs = value.items() if key == ctx.command.name else []
+        else:
+            pairs = [(key, value)]
+        for name, setting in pairs:
+            if _key(name) not in known:
+                raise click.BadParameter(f"{path}: {name} is not a flag of any command", ctx, param)
+            if _key(name) in mine and _key(name) not in ("config",):
+                values[mine[_key(name)]] = _negated(ctx, _key(name), setting)
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+
+
+def _key(flag: str) -> str:
+    return flag.lstrip("-").replace("_", "-")
+
+
+def _negated(ctx: click.Context, key: str, value):
+    """`no-cache = true` sets the no_cache flag; for an --x/--no-x pair, `no-x = true` is x off."""
+    param = next(p for p in ctx.command.params
+                 if key in (_key(o) for o in (*p.opts, *p.secondary_opts)))
+    if param.secondary_opts and key in (_key(o) for o in param.secondary_opts):
+        return not value
+    return value
+
+
 def model_options(f):
     """Flags shared by every command that runs models."""
     options = [
+        click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     is_eager=True, expose_value=False, callback=load_config, metavar="TOML",
+                     help="Settings from a TOML file: the flags' names as keys (model = "
+                          "\"gpt-6-luna\", specialist-max-tokens = 2048), [eval] and the like "
+                          "for one command; flags on the command line win."),
         click.option("--model",
                      help="Orchestrator: an API model name, or a GGUF (path, hf:REPO/FILE, alias). "
                           f"[default: {DEFAULT_API_MODEL} with an OpenAI key (OpenAI's replacement "
@@ -349,7 +410,7 @@ def make_options(kw: dict) -> ModelOptions:
 
 
 class MethodList(click.ParamType):
-    """A comma list of method names, or "all" (llm, router, slm: the comparison the tool is about)."""
+    """A comma list of method names, or "all" (api.ALL_METHODS)."""
 
     name = "methods"
 
@@ -405,6 +466,52 @@ def notify(note: str) -> None:
     click.echo(note, err=True)
 
 
+# --help in groups, in this order (a flag not named here goes under "Other options").
+HELP_GROUPS = (
+    ("Server", {"host", "port", "served", "server_api_key", "max_concurrency", "read_seconds",
+                "max_connections_per_client", "max_connections", "max_queue",
+                "max_question_chars"}),
+    ("What to run", {"method", "dataset", "n", "seed", "input_path", "question_fields",
+                     "answer_field", "id_field", "calibration", "target", "vote_share",
+                     "features", "config"}),
+    ("Output and progress", {"out", "as_json", "as_jsonl", "progress", "no_progress", "no_plots",
+                             "log_path", "log_questions"}),
+    ("Budget and resuming", {"max_cost", "max_time", "dry_run", "resume", "concurrency"}),
+    ("Orchestrator", {"model", "base_url", "api_key", "llm_model", "reasoning_effort",
+                      "llm_reasoning_effort", "orchestrator_max_tokens", "max_turns", "timeout",
+                      "prices", "batch_api", "batch_poll", "no_cache"}),
+    ("Specialist", {"specialist", "specialist_model", "specialist_max_tokens", "specialist_mode",
+                    "specialist_logprobs", "gpu_layers", "threads", "no_batch"}),
+    ("Router, cascade and probe", {"no_force_tool", "model_first_call", "router_samples",
+                                   "no_agree_stop", "samples", "threshold", "sample_temperature",
+                                   "sample_top_p", "sample_top_k", "samples_mix", "probe",
+                                   "probe_low", "probe_high"}),
+    ("Tools and the Python sandbox", {"tool_names", "tool_refs", "max_tool_calls",
+                                      "max_tool_calls_per_problem", "code_timeout", "code_cpu",
+                                      "code_memory", "code_processes", "code_output",
+                                      "code_total_memory", "code_disk"}),
+    ("Help", {"help", "_click_default_help"}),
+)
+
+
+class GroupedHelp(click.Command):
+    """A command whose --help lists its options in HELP_GROUPS' sections, not as one list
+    of fifty (click has no option groups of its own)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            title = next((t for t, names in HELP_GROUPS if param.name in names), "Other options")
+            sections.setdefault(title, []).append(record)
+        for title in [t for t, _ in HELP_GROUPS[:-1]] + ["Other options", HELP_GROUPS[-1][0]]:
+            if sections.get(title):
+                with formatter.section(title):
+                    formatter.write_dl(sections[title])
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="math-router", prog_name="math-router",
                       message="%(prog)s %(version)s")
@@ -417,6 +524,9 @@ def cli():
       python cli.py solve "..." --method slm --specialist ./model.gguf --json
       python cli.py eval --method all --n 20 --dataset gsm8k
     """
+
+
+cli.command_class = GroupedHelp  # every command's --help in sections
 
 
 def field_options(f):
@@ -606,7 +716,8 @@ def print_solution(result: dict) -> None:
 
 @cli.command("eval")
 @click.option("--method", type=MethodList(), default="all", show_default=True,
-              help="llm, router, slm, cascade, a comma list of them, or all (llm,router,slm).")
+              help="llm, router, slm, cascade, probe, a comma list of them, or all "
+                   "(llm,router,slm,cascade: every method that needs only the models).")
 @click.option("--dataset", default="gsm8k", show_default=True,
               help="gsm8k, gsm8k-train, math500 (the Hub, or the offline copies in data/), or a file: "
                    ".jsonl, .json, .csv, .parquet.")
