@@ -475,7 +475,7 @@ HELP_GROUPS = (
                      "answer_field", "id_field", "calibration", "target", "vote_share",
                      "features", "config"}),
     ("Output and progress", {"out", "as_json", "as_jsonl", "progress", "no_progress", "no_plots",
-                             "log_path", "log_questions"}),
+                             "log_path", "log_questions", "access_log"}),
     ("Budget and resuming", {"max_cost", "max_time", "dry_run", "resume", "concurrency"}),
     ("Orchestrator", {"model", "base_url", "api_key", "llm_model", "reasoning_effort",
                       "llm_reasoning_effort", "orchestrator_max_tokens", "max_turns", "timeout",
@@ -950,12 +950,14 @@ def report(results, no_plots, prices):
               help="Append one JSON line per request (time, model, question hash, answer, cost, "
                    "seconds) to this file.")
 @click.option("--log-questions", is_flag=True, help="--log: the question's text, not its hash.")
+@click.option("--access-log", is_flag=True,
+              help="One line per request on stderr: client, method, path, status, seconds.")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold for the cascade.")
 @model_options
 def serve(host, port, served, server_api_key, max_concurrency, read_seconds,
           max_connections_per_client, max_connections, max_queue, max_question_chars,
-          log_path, log_questions, calibration, **kw):
+          log_path, log_questions, access_log, calibration, **kw):
     """Serve the methods as OpenAI-compatible chat models: point any OpenAI client at
     http://HOST:PORT/v1 and ask for model router, cascade, llm or slm.
 
@@ -977,7 +979,7 @@ def serve(host, port, served, server_api_key, max_concurrency, read_seconds,
                               max_connections_per_client=max_connections_per_client,
                               max_connections=max_connections,
                               max_question_chars=max_question_chars, api_key=server_api_key,
-                              log=log_path, log_questions=log_questions)
+                              log=log_path, log_questions=log_questions, access_log=access_log)
     with user_errors():
         check_host(host, server_api_key)  # before any model is built
         if kw["batch_api"]:

@@ -13,7 +13,12 @@ shapes the reply. Point any OpenAI client at it and ask for a method as the mode
                                 model call, and `math_router` carries answer, cost, models,
                                 how it ended and the tool calls; `stream: true` gets SSE
     GET  /v1/models             the methods served (router, cascade, llm, slm)
+    GET  /v1/models/{model}     one of them, or OpenAI's 404 model_not_found
     GET  /health                liveness, and the requests in flight and waiting
+    GET  /metrics               Prometheus: requests, latency, tokens and cost by method,
+                                in flight (server_metrics)
+
+With `access_log`, one line per request on stderr: client, method, path, status, seconds.
 
 Bad requests get OpenAI-shaped errors (`{"error": {"message", "type", "param",
 "code"}}`) with 400, 401, 404, 413 or 429, never a traceback; a failing upstream API
@@ -51,6 +56,7 @@ class ServerSettings:
     log: Path | None = None  # one JSON line per request: time, model, question hash, answer, cost
     log_questions: bool = False  # the question's text in the log instead of its hash
     retry_after: int = 2  # seconds a 429 asks the client to wait
+    access_log: bool = False  # one line per request on stderr
     # Connections: a request (headers and body) is read within this many seconds of its first
     # byte, or the connection is closed; one client (by address) holds at most
     # `max_connections_per_client`; past `max_connections` in all, uvicorn answers 503. Both
@@ -91,11 +97,14 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
     import anyio
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
-    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
+
+    from math_router.server_metrics import ServerMetrics
 
     limiter = anyio.CapacityLimiter(settings.max_concurrency)
     state = {"admitted": 0}  # in flight and waiting; the event loop is one thread
+    metrics = ServerMetrics()
     log_lock = threading.Lock()
     created = int(time.time())
 
@@ -152,17 +161,21 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
                                    "rate_limit_error", code="rate_limit_exceeded",
                                    headers={"Retry-After": str(settings.retry_after)})
             state["admitted"] += 1
+            metrics.in_flight.inc()
             try:
                 result = await solve_while_connected(request, solver, question, model, limiter)
             finally:
                 state["admitted"] -= 1
+                metrics.in_flight.dec()
         except RequestError as e:
             if model is not None or e.status >= 500:
                 write_log(log_entry(settings, model, question, None, start, e.status, str(e)))
+            metrics.answered(model, e.status, time.perf_counter() - start)
             return e.response()
         reply = completion_body(result, model)
         reply["math_router"]["ignored_fields"] = ignored  # checked, and without effect here
         write_log(log_entry(settings, model, question, result, start, 200))
+        metrics.answered(model, 200, time.perf_counter() - start, result.trace)
         if stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(sse_chunks(reply, include_usage), media_type="text/event-stream",
@@ -177,6 +190,27 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
         return JSONResponse({"object": "list", "data": [
             {"id": m, "object": "model", "created": created, "owned_by": "math-router"}
             for m in solver.methods]})
+
+    async def one_model(request):
+        try:
+            authorize(request)
+            model = request.path_params["model"]
+            if model not in solver.methods:
+                raise RequestError(404, f"The model '{model}' does not exist; this server serves "
+                                        + ", ".join(solver.methods), param="model",
+                                   code="model_not_found")
+        except RequestError as e:
+            return e.response()
+        return JSONResponse({"id": model, "object": "model", "created": created,
+                             "owned_by": "math-router"})
+
+    async def metrics_text(request):
+        try:
+            authorize(request)
+        except RequestError as e:
+            return e.response()
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     async def health(request):
         return JSONResponse({"status": "ok", "models": solver.methods,
@@ -193,11 +227,40 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
         print(f"math-router serve: {type(exc).__name__}: {exc}", file=sys.stderr)
         return RequestError(500, f"internal error ({type(exc).__name__})", "server_error").response()
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/models/{model:path}", one_model, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
     ], exception_handlers={HTTPException: http_error, Exception: unexpected})
+    return AccessLog(app) if settings.access_log else app
+
+
+class AccessLog:
+    """One line per request on stderr, as web servers write them: client, method, path, status,
+    seconds (never a header: a key travels in one). ASGI middleware around the app."""
+
+    def __init__(self, app, write=lambda line: print(line, file=sys.stderr, flush=True)):
+        self.app, self.write = app, write
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = [0]
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            self.write(f'{client[0]} "{scope["method"]} {scope["path"]}" {status[0] or "-"} '
+                       f'{time.perf_counter() - start:.3f}s')
 
 
 def _too_large(settings: ServerSettings) -> RequestError:

@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "math_router"
 
 # Lowest first; a module may import its own layer and those below.
 LAYERS = [{"engine"}, {"llama"}, {"specialists", "sandbox", "probe"}, {"tools"}, {"options"}, {"evals"},
-          {"api", "factory", "checks", "server_connections"}, {"cli", "server", "testing"}]
+          {"api", "factory", "checks", "server_connections", "server_metrics"}, {"cli", "server", "testing"}]
 
 
 def layer_of(module: str) -> int:

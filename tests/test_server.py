@@ -240,3 +240,33 @@ def test_many_concurrent_clients_lose_nothing(server):
         replies = list(pool.map(lambda q: ask(server.client(retries=0), "cascade", question=q),
                                 questions))
     assert [r.math_router["answer"] for r in replies] == [str(2 * i) for i in range(60)]
+
+
+def test_metrics_one_model_and_the_access_log(upstream, tmp_path):
+    served = start(tmp_path, *upstream, "--access-log")
+    try:
+        client = served.client()
+        assert ask(client, "llm").math_router["answer"] == "42"
+        assert ask(client, "slm").math_router["answer"] == "42"
+        got, _ = status_of(lambda: ask(client, "gpt-5"))
+        assert got == 404
+        assert client.models.retrieve("cascade").id == "cascade"
+        missing, body = status_of(lambda: client.models.retrieve("gpt-5"))
+        assert missing == 404 and body["code"] == "model_not_found"
+        with urllib.request.urlopen(served.url.removesuffix("/v1") + "/metrics") as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+            text = r.read().decode()
+    finally:
+        served.proc.terminate()
+        served.proc.wait(timeout=30)
+    assert 'math_router_requests_total{method="llm",status="200"} 1.0' in text
+    # A model it does not serve is counted under "-": a client's made-up names never become labels.
+    assert 'math_router_requests_total{method="-",status="404"} 1.0' in text
+    assert 'math_router_request_seconds_count{method="slm"} 1.0' in text
+    # The orchestrator test server bills 100 in / 20 out... whatever it says, tokens are counted.
+    assert 'math_router_tokens_total{component="orchestrator",direction="input",method="llm"}' in text
+    assert "math_router_cost_usd_total" in text and "math_router_requests_in_flight 0.0" in text
+    lines = served.output.read_text().splitlines()
+    assert any('"POST /v1/chat/completions" 200 ' in line for line in lines)
+    assert any('"GET /v1/models/cascade" 200 ' in line for line in lines)
+    assert not any(ORCHESTRATOR_KEY in line for line in lines)
