@@ -95,13 +95,22 @@ class Solver:
 
         load_local_models(self.setup)
 
-    def solve(self, question: str, method: str) -> Result:
+    def solve(self, question: str, method: str, *, history: tuple[dict, ...] = (),
+              seed: int | None = None) -> Result:
+        """`question` (a chat's last user message) with `method`; `history`, the chat's turns
+        before it (system prompt, earlier messages), reaches the orchestrators that read a
+        conversation (llm, router); `seed` seeds the samples of this question alone."""
         from math_router.engine.answers import extract_answer
         from math_router.evals.methods import METHODS
 
         if method not in self.methods:
             raise UserError(f"method {method!r} is not one of {', '.join(self.methods)}")
-        trace = METHODS[method](self.setup, question)
+        setup = self.setup
+        if seed is not None:  # the methods read their knobs from the setup: a copy for this one
+            options = attrs.evolve(setup.options,
+                                   sampling=attrs.evolve(setup.options.sampling, seed=seed))
+            setup = attrs.evolve(setup, options=options)
+        trace = METHODS[method](setup, question, tuple(history))
         answer = extract_answer(trace.final_text or "") if trace.stopped == "answer" else None
         return Result(answer, trace)
 

@@ -27,9 +27,11 @@ is a 502 with its reason, and the server goes on serving.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import queue
 import sys
 import threading
 import time
@@ -39,7 +41,8 @@ from typing import Any
 
 import attrs
 
-from math_router.engine.errors import InputTooLong, TransportError, UnusableText, UserError
+from math_router.engine.errors import (InputTooLong, TransportError, UnusableText, UserError,
+                                       check_text)
 from math_router.evals.methods import question_text
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -146,41 +149,101 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
         with log_lock, settings.log.open("a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
+    def admit() -> None:
+        """A turn, or a 429 when every turn and every place in the queue is taken."""
+        if state["admitted"] >= settings.max_concurrency + settings.max_queue:
+            raise RequestError(429, f"the server is answering {settings.max_concurrency} "
+                                    f"requests and {settings.max_queue} wait; try again shortly",
+                               "rate_limit_error", code="rate_limit_exceeded",
+                               headers={"Retry-After": str(settings.retry_after)})
+        state["admitted"] += 1
+        metrics.in_flight.inc()
+
+    def release() -> None:
+        state["admitted"] -= 1
+        metrics.in_flight.dec()
+
+    def failed(e: RequestError, asked: ChatRequest | None, start: float) -> None:
+        model = asked.model if asked else None
+        if model is not None or e.status >= 500:
+            write_log(log_entry(settings, model, asked.question if asked else "", None, start,
+                                e.status, str(e)))
+        metrics.answered(model, e.status, time.perf_counter() - start)
+
+    def answered(result, asked: ChatRequest, ignored: list[str], start: float) -> dict:
+        reply = completion_body(result, asked)
+        reply["math_router"]["ignored_fields"] = ignored  # checked, and without effect here
+        write_log(log_entry(settings, asked.model, asked.question, result, start, 200))
+        metrics.answered(asked.model, 200, time.perf_counter() - start, result.trace)
+        return reply
+
     async def chat_completions(request):
         start = time.perf_counter()
-        model = None
-        question = ""
+        asked = None
         try:
             authorize(request)
             body = await read_body(request)
-            model, question, stream = parse_request(body, solver.methods, settings)
-            ignored = sorted(k for k in body if k not in READ_FIELDS)
-            if state["admitted"] >= settings.max_concurrency + settings.max_queue:
-                raise RequestError(429, f"the server is answering {settings.max_concurrency} "
-                                        f"requests and {settings.max_queue} wait; try again shortly",
-                                   "rate_limit_error", code="rate_limit_exceeded",
-                                   headers={"Retry-After": str(settings.retry_after)})
-            state["admitted"] += 1
-            metrics.in_flight.inc()
-            try:
-                result = await solve_while_connected(request, solver, question, model, limiter)
-            finally:
-                state["admitted"] -= 1
-                metrics.in_flight.dec()
+            asked = parse_request(body, solver.methods, settings)
+            admit()
         except RequestError as e:
-            if model is not None or e.status >= 500:
-                write_log(log_entry(settings, model, question, None, start, e.status, str(e)))
-            metrics.answered(model, e.status, time.perf_counter() - start)
+            failed(e, asked, start)
             return e.response()
-        reply = completion_body(result, model)
-        reply["math_router"]["ignored_fields"] = ignored  # checked, and without effect here
-        write_log(log_entry(settings, model, question, result, start, 200))
-        metrics.answered(model, 200, time.perf_counter() - start, result.trace)
-        if stream:
+        ignored = sorted(k for k in body if k not in READ_FIELDS)
+        if asked.stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(sse_chunks(reply, include_usage), media_type="text/event-stream",
+            return StreamingResponse(streamed(request, asked, ignored, include_usage, start),
+                                     media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
-        return JSONResponse(reply)
+        try:
+            result = await solve_while_connected(request, solver, asked, limiter)
+        except RequestError as e:
+            failed(e, asked, start)
+            return e.response()
+        finally:
+            release()
+        return JSONResponse(answered(result, asked, ignored, start))
+
+    async def streamed(request, asked: ChatRequest, ignored: list[str], include_usage: bool,
+                       start: float):
+        """Server-sent events as the answer is made: the role at once, each step the method
+        takes (a tool call, the specialist's vote: as `reasoning_content`, which chat UIs show
+        as the model's thinking) as it happens, then the answer's text, the finish reason and
+        the usage when asked. A failure after the first event is an error event, as OpenAI
+        streams one."""
+        import asyncio
+
+        steps: queue.Queue = queue.Queue()
+        head = chunk_head(asked.model)
+        work = asyncio.ensure_future(solve_while_connected(request, solver, asked, limiter,
+                                                           progress=steps.put))
+        try:
+            yield sse_event({**head, "choices": [{"index": 0, "delta": {
+                "role": "assistant", "content": ""}, "finish_reason": None}]})
+            while True:
+                while not steps.empty():
+                    line = steps.get()
+                    yield sse_event({**head, "choices": [{"index": 0, "delta": {
+                        "reasoning_content": line + "\n"}, "finish_reason": None}],
+                        "math_router": {"progress": line}})
+                if work.done():
+                    break
+                await asyncio.sleep(0.1)
+            try:
+                result = work.result()
+            except RequestError as e:
+                failed(e, asked, start)
+                yield sse_event({"error": {"message": str(e), "type": e.type, "param": e.param,
+                                           "code": e.code}})
+                yield b"data: [DONE]\n\n"
+                return
+            reply = answered(result, asked, ignored, start)
+            for event in sse_chunks({**reply, "id": head["id"], "created": head["created"]},
+                                    include_usage, with_role=False):
+                yield event
+        finally:
+            release()
+            if not work.done():
+                work.cancel()
 
     async def models(request):
         try:
@@ -270,7 +333,24 @@ def _too_large(settings: ServerSettings) -> RequestError:
 
 # The fields a request may carry: what this server reads, and what it checks as OpenAI does but
 # does not use (a method's own models choose their sampling; the reply says which it ignored).
-READ_FIELDS = {"model", "messages", "stream", "stream_options", "n"}
+READ_FIELDS = {"model", "messages", "stream", "stream_options", "n", "seed", "stop"}
+
+# Fields with a value no method can honour: refused with a 400 naming them, never ignored.
+def _refused(body: dict) -> tuple[str, str] | None:
+    format_ = body.get("response_format")
+    if isinstance(format_, dict) and format_.get("type") not in (None, "text"):
+        return "response_format", ("the methods answer in text, with the answer in \\boxed{}; "
+                                   "send response_format {\"type\": \"text\"} or none")
+    if body.get("logprobs") or body.get("top_logprobs"):
+        return ("logprobs" if body.get("logprobs") else "top_logprobs",
+                "an answer is composed from several models' calls: it has no token "
+                "log-probabilities")
+    if body.get("logit_bias"):
+        return "logit_bias", "the methods' models are several: no one vocabulary to bias"
+    for name in ("presence_penalty", "frequency_penalty"):
+        if body.get(name):
+            return name, "the methods' models sample with their own settings; send 0 or none"
+    return None
 
 
 def _number(low: float, high: float):
@@ -334,10 +414,36 @@ def check_fields(body: dict) -> None:
             options.get("include_usage", False), bool)):
         raise RequestError(400, "stream_options must be an object like {\"include_usage\": true}",
                            param="stream_options", code="invalid_type")
+    for name in ("seed", "stop"):  # read, so checked here as the others are
+        valid, wanted = CHECKED_FIELDS[name]
+        if body.get(name) is not None and not valid(body[name]):
+            raise RequestError(400, f"{name} must be {wanted}, got {json.dumps(body[name])[:60]}",
+                               param=name, code="invalid_type")
+    refused = _refused(body)
+    if refused is not None:
+        raise RequestError(400, f"{refused[0]}: {refused[1]}", param=refused[0],
+                           code="unsupported_parameter")
 
 
-def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> tuple[str, str, bool]:
-    """(method, question, stream) of a chat completions request, or the RequestError it earns."""
+@attrs.frozen
+class ChatRequest:
+    """What a chat completions request asks, as the server reads it."""
+
+    model: str  # the method
+    question: str  # the last user message
+    history: tuple[dict, ...]  # the turns before it: system prompts, earlier messages
+    stream: bool = False
+    seed: int | None = None  # seeds the samples of this question
+    stop: tuple[str, ...] = ()  # the reply's text ends before the first of these
+
+
+# Roles a conversation may hold; a developer message is a system prompt by OpenAI's newer name.
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> ChatRequest:
+    """The request, read (or the RequestError it earns): the last user message is the problem,
+    the turns before it its conversation."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestError(400, "model is required: one of " + ", ".join(methods), param="model")
@@ -349,11 +455,11 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> t
         raise RequestError(400, "messages must be a non-empty list of messages", param="messages")
     if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
         raise RequestError(400, "each message must be an object with a role", param="messages")
-    user = next((m for m in reversed(messages) if m["role"] == "user"), None)
-    if user is None:
+    last = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+    if last is None:
         raise RequestError(400, "no user message: the last user message is the problem",
                            param="messages")
-    question = text_of(user.get("content"))
+    question = text_of(messages[last].get("content"))
     if question is None:
         raise RequestError(400, "the user message's content must be text (a string or text parts)",
                            param="messages")
@@ -365,6 +471,7 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> t
         raise RequestError(400, f"the question is {len(question):,} characters; this server takes "
                                 f"at most {settings.max_question_chars:,}", param="messages",
                            code="string_above_max_length")
+    history = conversation_before(messages[:last], settings)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise RequestError(400, "stream must be true or false", param="stream")
@@ -372,7 +479,35 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> t
     if not _integer(1, 1)(n):
         raise RequestError(400, "n must be 1: a method gives one answer per request", param="n")
     check_fields(body)
-    return model, question, stream
+    stop = body.get("stop")
+    return ChatRequest(model, question, history, stream, seed=body.get("seed"),
+                       stop=(stop,) if isinstance(stop, str) else tuple(stop or ()))
+
+
+def conversation_before(messages: list[dict], settings: ServerSettings) -> tuple[dict, ...]:
+    """The turns before the question, as the orchestrator reads them; tool turns are refused
+    (a method brings its own tools), and the whole is held to the question's length limit."""
+    turns = []
+    for m in messages:
+        role = ROLES.get(m["role"])
+        if role is None or m.get("tool_calls") or m.get("function_call"):
+            raise RequestError(400, f"a {m['role']} message: this server's methods bring their own "
+                                    "tools; a conversation holds system, user and assistant "
+                                    "messages", param="messages")
+        text = text_of(m.get("content"))
+        if text is None:
+            raise RequestError(400, f"a {m['role']} message's content must be text",
+                               param="messages")
+        try:
+            check_text(text, f"a {m['role']} message")
+        except UnusableText as e:
+            raise RequestError(400, str(e), param="messages") from None
+        turns.append({"role": role, "content": text})
+    if sum(len(t["content"]) for t in turns) > settings.max_question_chars:
+        raise RequestError(400, f"the conversation before the question is over "
+                                f"{settings.max_question_chars:,} characters", param="messages",
+                           code="string_above_max_length")
+    return tuple(turns)
 
 
 def text_of(content: Any) -> str | None:
@@ -386,18 +521,21 @@ def text_of(content: Any) -> str | None:
     return None
 
 
-async def solve_while_connected(request, solver, question: str, model: str, limiter):
+async def solve_while_connected(request, solver, asked: ChatRequest, limiter, progress=None):
     """`solve` on a worker thread, stopped at its next model call if the client disconnects
-    (nothing more is paid for an answer nobody will read; the log says 499, not 200)."""
+    (nothing more is paid for an answer nobody will read; the log says 499, not 200).
+    `progress` receives each step's line as it happens (a streamed reply shows them)."""
     import anyio
 
     from math_router.engine.cancel import cancellable
+    from math_router.engine.progress import reporting
 
     gone = threading.Event()
 
     def work():
-        with cancellable(gone):
-            return solve(solver, question, model)
+        steps = reporting(progress) if progress is not None else contextlib.nullcontext()
+        with cancellable(gone), steps:
+            return solve(solver, asked)
 
     async def watch() -> None:
         while not await request.is_disconnected():
@@ -418,12 +556,12 @@ async def solve_while_connected(request, solver, question: str, model: str, limi
     return outcome["result"]
 
 
-def solve(solver, question: str, model: str):
+def solve(solver, asked: ChatRequest):
     """The method's answer, with failures turned into what the client should see."""
     from math_router.engine.cancel import Cancelled
 
     try:
-        return solver.solve(question, model)
+        return solver.solve(asked.question, asked.model, history=asked.history, seed=asked.seed)
     except Cancelled as e:  # nginx's "client closed request": nobody reads it, the log does
         raise RequestError(499, str(e), "client_closed_request") from None
     except TransportError as e:  # the orchestrator's or the specialist's API failed
@@ -434,19 +572,25 @@ def solve(solver, question: str, model: str):
         raise RequestError(500, str(e), "server_error") from None
 
 
-def final_content(result) -> str:
-    """The final text, with the answer in \\boxed{} even when the model stated it otherwise."""
+def final_content(result, stop: tuple[str, ...] = ()) -> str:
+    """The final text, with the answer in \\boxed{} even when the model stated it otherwise,
+    ended before the first `stop` string as a model's reply would be."""
     from math_router.engine.answers import last_boxed
 
     text = (result.trace.final_text or "").strip()
     if result.answer is not None and last_boxed(text) is None:
         text = (text + "\n\n" if text else "") + f"\\boxed{{{result.answer}}}"
-    return text
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return text[:min(cuts)] if cuts else text
 
 
-def completion_body(result, model: str) -> dict:
-    """A chat.completion for `result`: usage sums every model call; `math_router` says the rest."""
+def completion_body(result, asked: ChatRequest) -> dict:
+    """A chat.completion for `result`: usage sums every model call; `math_router` says the rest
+    (with how the method read the conversation, when there was one)."""
+    from math_router.evals.methods import DECLARED
     from math_router.evals.records import summary
+
+    model = asked.model
 
     trace = result.trace
     prompt = sum(u.input_tokens for u in trace.usage.values())
@@ -459,9 +603,15 @@ def completion_body(result, model: str) -> dict:
              "tool_calls": said["tool_calls"], "seconds": said["seconds"], "usage": said["usage"],
              "vote": None if vote is None else {k: vote.get(k) for k in (
                  "agreement", "escalated", "threshold", "majority", "candidates")}}
+    if asked.history:
+        extra["conversation"] = (
+            "the orchestrator read the whole conversation" if DECLARED[model].reads_conversation
+            else f"{model} answers the last user message alone (its models read no conversation); "
+                 "ask llm or router to answer in context")
     return {"id": f"chatcmpl-mr-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
             "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": final_content(result)},
+            "choices": [{"index": 0, "message": {"role": "assistant",
+                                                 "content": final_content(result, asked.stop)},
                          "logprobs": None,
                          "finish_reason": "stop" if trace.stopped == "answer" else "length"}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
@@ -472,27 +622,34 @@ def completion_body(result, model: str) -> dict:
             "math_router": extra}
 
 
-def sse_chunks(reply: dict, include_usage: bool, piece: int = 64):
+def chunk_head(model: str) -> dict:
+    return {"id": f"chatcmpl-mr-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+
+
+def sse_event(data: dict) -> bytes:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def sse_chunks(reply: dict, include_usage: bool, piece: int = 64, with_role: bool = True):
     """The finished reply as chat.completion.chunk events: the role, the text in pieces, the
     finish reason (with `math_router`), the usage when asked, then [DONE]."""
     base = {"id": reply["id"], "object": "chat.completion.chunk", "created": reply["created"],
             "model": reply["model"]}
     choice = reply["choices"][0]
     text = choice["message"]["content"]
-
-    def event(data: dict) -> bytes:
-        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-    yield event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                      "finish_reason": None}]})
+    if with_role:
+        yield sse_event({**base, "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                                      "content": ""},
+                                              "finish_reason": None}]})
     for start in range(0, len(text), piece):
-        yield event({**base, "choices": [{"index": 0, "delta": {"content": text[start:start + piece]},
-                                          "finish_reason": None}]})
-    yield event({**base, "choices": [{"index": 0, "delta": {},
-                                      "finish_reason": choice["finish_reason"]}],
-                 "math_router": reply["math_router"]})
+        yield sse_event({**base, "choices": [{"index": 0, "delta": {
+            "content": text[start:start + piece]}, "finish_reason": None}]})
+    yield sse_event({**base, "choices": [{"index": 0, "delta": {},
+                                          "finish_reason": choice["finish_reason"]}],
+                     "math_router": reply["math_router"]})
     if include_usage:
-        yield event({**base, "choices": [], "usage": reply["usage"]})
+        yield sse_event({**base, "choices": [], "usage": reply["usage"]})
     yield b"data: [DONE]\n\n"
 
 

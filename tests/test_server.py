@@ -270,3 +270,65 @@ def test_metrics_one_model_and_the_access_log(upstream, tmp_path):
     assert any('"POST /v1/chat/completions" 200 ' in line for line in lines)
     assert any('"GET /v1/models/cascade" 200 ' in line for line in lines)
     assert not any(ORCHESTRATOR_KEY in line for line in lines)
+
+
+# -- a drop-in chat model: the conversation, the parameters, a stream that shows the steps --
+
+
+CHAT = [{"role": "system", "content": "You tutor a class."},
+        {"role": "user", "content": "A class of 30 students shares 90 pencils. How many each?"},
+        {"role": "assistant", "content": "Each gets \\boxed{3}."},
+        {"role": "user", "content": "And with 45 students?"}]
+
+
+def test_the_conversation_reaches_the_orchestrator_whole(server, upstream):
+    orch, spec = upstream
+    client = server.client()
+    reply = client.chat.completions.create(model="llm", messages=CHAT)
+    sent = orch.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "system", "user", "assistant", "user"]
+    assert sent[1]["content"] == "You tutor a class." and sent[-1]["content"] == "And with 45 students?"
+    assert reply.math_router["conversation"] == "the orchestrator read the whole conversation"
+
+    before = len(orch.requests)
+    routed = client.chat.completions.create(model="router", messages=CHAT)
+    first = orch.requests[before]
+    # After earlier turns the orchestrator writes the specialist's problem (no direct call).
+    assert first["tools"] and [m["role"] for m in first["messages"]][-3:] == ["user", "assistant", "user"]
+    assert routed.math_router["tool_calls"][0]["name"] == "slm_help"
+
+    alone = client.chat.completions.create(model="slm", messages=CHAT)
+    assert "answers the last user message alone" in alone.math_router["conversation"]
+    assert user_question(spec.requests[-1]) == "And with 45 students?"
+
+
+def test_seed_and_stop_are_honoured_and_the_unhonourable_refused(server, upstream):
+    orch, spec = upstream
+    client = server.client()
+    before = len(spec.requests)
+    ask(client, "cascade", question="What is 2 plus 5?", seed=100)
+    seeds = sorted(r.get("seed") for r in spec.requests[before:])
+    assert seeds[:2] == [100, 101]  # the samples are seeded from the request's seed
+    cut = ask(client, "llm", stop=["it is"])
+    assert cut.choices[0].message.content == "Adding up, "
+    for extra, param in (({"response_format": {"type": "json_object"}}, "response_format"),
+                         ({"logprobs": True}, "logprobs"), ({"logit_bias": {"1": 2}}, "logit_bias"),
+                         ({"frequency_penalty": 0.5}, "frequency_penalty")):
+        got, body = status_of(lambda: ask(client, "llm", **extra))
+        assert got == 400 and body["param"] == param and body["code"] == "unsupported_parameter"
+    assert ask(client, "llm", response_format={"type": "text"}).math_router["answer"] == "42"
+
+
+def test_a_stream_shows_each_step_as_it_happens_then_the_answer(server):
+    chunks = list(ask(server.client(), "router", question="What is 19 plus 23?", stream=True,
+                      stream_options={"include_usage": True}))
+    steps = [c.choices[0].delta.model_extra.get("reasoning_content") for c in chunks
+             if c.choices and c.choices[0].delta.model_extra.get("reasoning_content")]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert any("slm_help" in s for s in steps), steps  # the tool call, before the answer
+    first_text = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content)
+    last_step = max(i for i, c in enumerate(chunks)
+                    if c.choices and c.choices[0].delta.model_extra.get("reasoning_content"))
+    assert last_step < first_text
+    assert text.endswith("\\boxed{42}") and chunks[-1].usage.total_tokens > 0
+    assert len({c.id for c in chunks}) == 1

@@ -66,25 +66,34 @@ class Setup:
         return self.baseline if method == "llm" and self.baseline else self.orchestrator
 
 
-def llm(setup: Setup, question: str) -> Trace:
+def conversation(system: str, question: str, history: tuple[dict, ...] = ()) -> list[dict]:
+    """The orchestrator's messages: our system prompt, then a chat's own conversation as it was
+    (its system prompt, earlier turns), then the question (the last user message)."""
+    return [{"role": "system", "content": system}, *history,
+            {"role": "user", "content": question_text(question)}]
+
+
+def llm(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
     chat = _need(setup.chat_for("llm"), "llm", "an orchestrator model")
-    messages = [{"role": "system", "content": LLM_SYSTEM},
-                {"role": "user", "content": question_text(question)}]
+    messages = conversation(LLM_SYSTEM, question, history)
     return loop.run(chat, ToolRegistry(), messages, max_turns=1, method="llm",
                     prices=setup.options.prices)
 
 
-def router(setup: Setup, question: str) -> Trace:
+def router(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
     opts = setup.options
     chat = _need(setup.orchestrator, "router", "an orchestrator model")
     specialist = _need(setup.specialist, "router", "a specialist")
-    messages = [{"role": "system", "content": ROUTER_SYSTEM},
-                {"role": "user", "content": question_text(question)}]
+    messages = conversation(ROUTER_SYSTEM, question, history)
     sampling = attrs.evolve(opts.sampling, k=opts.router_samples) \
         if opts.router_samples > 1 else None
     stop_at = opts.threshold if sampling is not None and opts.agree_stop else None
     tools = ToolRegistry([slm_help_tool(specialist, sampling, stop_at), *setup.tools])
-    if not (opts.force_tool and opts.direct_first_call):
+    # After earlier turns the last message may not be a whole problem ("and with 32
+    # students?"): the orchestrator then writes the specialist's self-contained problem. (A
+    # system prompt alone leaves the question whole.)
+    earlier = any(m["role"] != "system" for m in history)
+    if not (opts.force_tool and opts.direct_first_call) or earlier:
         return loop.run(chat, tools, messages, max_turns=opts.max_turns, method="router",
                         first_tool_choice=FORCE_SLM_HELP if opts.force_tool else None,
                         prices=opts.prices, limits=opts.tool_limits)
@@ -111,7 +120,7 @@ def stands_unless_overruled(trace: Trace, standing: str | None, whose: str) -> T
     return attrs.evolve(trace, final_text=final, ended="specialist_stands")
 
 
-def slm(setup: Setup, question: str) -> Trace:
+def slm(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
     specialist = _need(setup.specialist, "slm", "a specialist")
     start = time.perf_counter()
     say(f"specialist {specialist.name}: solving...")
@@ -124,7 +133,7 @@ def slm(setup: Setup, question: str) -> Trace:
     return loop.summarize(trace, None, setup.options.prices)
 
 
-def cascade(setup: Setup, question: str) -> Trace:
+def cascade(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
     """Self-consistency first; the orchestrator only for the problems the samples disagree on."""
     opts = setup.options
     specialist = _need(setup.specialist, "cascade", "a specialist")
@@ -178,7 +187,7 @@ def cascade(setup: Setup, question: str) -> Trace:
     return loop.summarize(merged, chat, opts.prices)
 
 
-def probe(setup: Setup, question: str) -> Trace:
+def probe(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
     """Know before decoding: the specialist reads the question (its prompt evaluated, nothing
     written), the probe turns its hidden state into P(its greedy answer is right), and that
     picks the way: one greedy solution (high), the vote cascade (between), or the orchestrator
@@ -360,11 +369,14 @@ class Method:
     a resumed run must match). Adding a method is adding one of these to DECLARED."""
 
     name: str
-    solve: Callable[[Setup, str], Trace]
+    solve: Callable[..., Trace]  # (setup, question, history=()) -> Trace
     needs: frozenset[str]  # "orchestrator", "specialist": nothing else is built (or downloaded)
     system: str | None = None
     delegates: bool = False
     settings: Callable[[Setup], dict] = lambda setup: {}
+    # Whether a chat's earlier turns reach its orchestrator (serve); the others answer the
+    # last user message alone, and say so.
+    reads_conversation: bool = False
 
 
 def _router_settings(setup: Setup) -> dict:
@@ -397,9 +409,9 @@ def _probe_settings(setup: Setup) -> dict:
 
 # The cascade's orchestrator is built up front but called only on escalation.
 DECLARED: dict[str, Method] = {m.name: m for m in (
-    Method("llm", llm, frozenset({"orchestrator"}), system=LLM_SYSTEM),
+    Method("llm", llm, frozenset({"orchestrator"}), system=LLM_SYSTEM, reads_conversation=True),
     Method("router", router, frozenset({"orchestrator", "specialist"}), system=ROUTER_SYSTEM,
-           delegates=True, settings=_router_settings),
+           delegates=True, settings=_router_settings, reads_conversation=True),
     Method("slm", slm, frozenset({"specialist"})),
     Method("cascade", cascade, frozenset({"orchestrator", "specialist"}), system=CASCADE_SYSTEM,
            delegates=True, settings=_cascade_settings),
