@@ -150,7 +150,8 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
              progress: bool = True, options: ModelOptions | None = None,
              notify: Callable[[str], None] | None = None, fields=None, calibration=None,
              max_cost: float | None = None, max_time: float | None = None,
-             command: list[str] | None = None, **overrides) -> Evaluation:
+             command: list[str] | None = None, latency_sample: int = 0,
+             **overrides) -> Evaluation:
     """Run `methods` on the same `n` problems of `dataset` (None: all of them) into `out`.
 
     An existing `out` resumes: finished problems are kept, failed ones retried,
@@ -160,6 +161,8 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
     threshold chosen on other problems and is recorded in run.json. `max_cost` (USD this run
     may spend) and `max_time` (seconds) stop it from starting problems past them
     (evals.budget); `Evaluation.stopped` then says why, and the same call goes on.
+    `latency_sample` N: each method then answers the first N problems again, one at a time
+    and without the response cache, so its seconds are its own (report: "alone").
     """
     from math_router.evals import evaluation
     from math_router.evals.datasets import Fields, load_problems
@@ -174,7 +177,8 @@ def evaluate(methods: str | Iterable[str] = "all", dataset: str = "gsm8k", *,
                 **({"command": command} if command is not None else {})}
     job, settings = _job(names, opts, run_info, calibration, concurrency, progress, notify, out,
                          max_cost, max_time)
-    return evaluation.evaluate(job, names, problems, out, {m: settings(m) for m in names})
+    return evaluation.evaluate(job, names, problems, out, {m: settings(m) for m in names},
+                               latency_sample=latency_sample)
 
 
 def solve_many(rows_or_path, method: str = "router", *, out: str | Path | None = None,

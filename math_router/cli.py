@@ -475,6 +475,7 @@ HELP_GROUPS = (
                      "answer_field", "id_field", "calibration", "target", "vote_share",
                      "features", "config"}),
     ("Output and progress", {"out", "as_json", "as_jsonl", "progress", "no_progress", "no_plots",
+                             "latency_sample",
                              "log_path", "log_questions", "access_log"}),
     ("Budget and resuming", {"max_cost", "max_time", "dry_run", "resume", "concurrency"}),
     ("Orchestrator", {"model", "base_url", "api_key", "llm_model", "reasoning_effort",
@@ -734,10 +735,14 @@ def print_solution(result: dict) -> None:
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="A calibration.json from `calibrate`: its threshold (chosen on other "
                    "problems) for the cascade and the router's agree-and-stop rule.")
+@click.option("--latency-sample", type=click.IntRange(0), default=0, metavar="N",
+              help="Then answer the first N problems of each method again, one at a time and "
+                   "without the response cache (paid again): seconds per problem alone, not "
+                   "shared with --concurrency others (report: 'median s alone').")
 @budget_options
 @model_options
 def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibration, max_cost,
-                 max_time, dry_run, resume, **kw):
+                 max_time, dry_run, resume, latency_sample, **kw):
     """Run methods on the same sample of problems and compare them.
 
     Each finished problem is appended to OUT/results_<method>.jsonl at once;
@@ -764,7 +769,8 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
         run = api.evaluate(method, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                            progress=not no_progress, options=make_options(kw), notify=notify,
                            fields=fields, calibration=calibration, max_cost=max_cost,
-                           max_time=max_time, command=recorded_command(ctx))
+                           max_time=max_time, command=recorded_command(ctx),
+                           latency_sample=latency_sample)
     click.echo(tradeoff_table(run.comparison))
     click.echo(f"\nwrote {run.out}/comparison.json; python cli.py report {run.out} for the rest")
     if run.stopped:

@@ -214,3 +214,21 @@ def test_ctrl_c_after_the_folder_is_made_says_resume_dir_and_never_a_key(tmp_pat
     line = result.output.strip().splitlines()[-1]
     assert result.exit_code == 1 and f"to resume: math-router eval --resume {out}" in line
     assert "sk-secret-9" not in result.output
+
+
+def test_latency_sample_answers_again_one_at_a_time_without_the_cache(tmp_path):
+    out = tmp_path / "run"
+    with ChatServer(orchestrator, delay=0.05) as orch:
+        result = run_eval(out, orch, "--method", "llm", "--concurrency", "3",
+                          "--latency-sample", "2")
+        assert result.exit_code == 0, result.output
+        # Every problem once, then two again: the cache answered none of those two.
+        assert len(orch.requests) == N + 2
+    alone = [json.loads(line) for line in (out / "latency_llm.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in alone] == [p.id for p in PROBLEMS[:2]]
+    assert all(r["cached_calls"] == 0 and r["seconds"] >= 0.05 for r in alone)
+    llm = json.loads((out / "comparison.json").read_text())["methods"]["llm"]
+    assert llm["latency_alone"]["n"] == 2 and llm["latency_alone"]["concurrency"] == 1
+    assert llm["concurrency"] == 3
+    report = CliRunner().invoke(cli, ["report", str(out), "--no-plots"])
+    assert "median s alone (n)" in report.output and "(2)" in report.output

@@ -69,8 +69,10 @@ class Job:
 
 
 def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
-             settings: dict[str, dict]) -> Evaluation:
-    """Each method on the same problems into `out`; an existing `out` resumes."""
+             settings: dict[str, dict], latency_sample: int = 0) -> Evaluation:
+    """Each method on the same problems into `out`; an existing `out` resumes. With
+    `latency_sample` N, each method then answers the first N problems again one at a time
+    without the response cache (latency_<method>.jsonl): its seconds alone, not shared."""
     from math_router.evals.report import load_results, write_comparison
 
     folder = EvalFolder(out)
@@ -87,9 +89,35 @@ def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
                        status=job.status, budget=job.budget)
             folder.record_elapsed(method, time.monotonic() - started, job.concurrency)
             folder.record_served_models(method, job.served_models())
+        if latency_sample and not (job.budget is not None and job.budget.stopped):
+            alone = uncached(job.setup)
+            for method in methods:
+                measure_latency(out, method, functools.partial(METHODS[method], alone),
+                                problems[:latency_sample], job)
         results = load_results(out)
         return Evaluation(out, write_comparison(out, results), results,
                           job.budget.reason if job.budget is not None else None)
+
+
+def uncached(setup: Setup) -> Setup:
+    """The same models without the response cache: every call runs (and is paid for)."""
+    def bare(model):
+        return getattr(model, "inner", model) if getattr(model, "cache", None) is not None \
+            else model
+
+    return attrs.evolve(setup, orchestrator=bare(setup.orchestrator), baseline=bare(setup.baseline),
+                        specialist=bare(setup.specialist),
+                        specialists={m: bare(s) for m, s in setup.specialists.items()})
+
+
+def measure_latency(out: Path, method: str, solve, problems: list[Problem], job: Job) -> None:
+    """`problems` one at a time into out/latency_<method>.jsonl (resumable, like results)."""
+    from math_router.evals.records import record
+
+    for _ in run(problems, solve, lambda p, t, e: record(p, method, t, e),
+                 path=EvalFolder(out).latency(method), label=f"{method} alone", concurrency=1,
+                 progress=job.progress, budget=job.budget):
+        pass
 
 
 # The columns of answers.csv: what a spreadsheet needs, the rest is in answers.jsonl.

@@ -132,6 +132,10 @@ class EvalFolder:
     def results(self, method: str) -> Path:
         return self.out / f"results_{method}.jsonl"
 
+    def latency(self, method: str) -> Path:
+        """--latency-sample: the method's answers one at a time, uncached (seconds alone)."""
+        return self.out / f"latency_{method}.jsonl"
+
     def info(self) -> dict:
         return read_json(self.run_json) if self.run_json.exists() else {}
 

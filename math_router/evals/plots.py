@@ -77,7 +77,11 @@ def write_plots(out: Path, comparison: dict, results: dict[str, list[dict]]) -> 
             for recs in results.values()]
     ax.boxplot(data, showmeans=True)
     ax.set_xticks(range(1, len(data) + 1), list(results))  # works before and after matplotlib 3.9
-    ax.set_ylabel("seconds per problem (as measured)")
+    levels = sorted({s.get("concurrency") for s in comparison["methods"].values()
+                     if s.get("concurrency")})
+    # Seconds measured with problems answered side by side share the cores: say how many.
+    ax.set_ylabel("seconds per problem" + (f", at concurrency {', '.join(map(str, levels))}"
+                                           if levels else " (as measured)"))
     ax.set_title("Latency")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()

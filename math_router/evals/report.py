@@ -49,6 +49,18 @@ def load_results(out: Path, prices: dict[str, Price] | None = None) -> dict[str,
     return results
 
 
+def latency_alone(path: Path) -> dict | None:
+    """Seconds per problem answered one at a time without the cache (--latency-sample)."""
+    import statistics
+
+    seconds = [r["seconds"] for r in latest_records(read_records(path)).values()
+               if r.get("error") is None and r.get("seconds") is not None] if path.exists() else []
+    if not seconds:
+        return None
+    return {"n": len(seconds), "concurrency": 1, "mean_seconds": statistics.fmean(seconds),
+            "median_seconds": statistics.median(seconds)}
+
+
 def _answers_method(out: Path, answers: Path) -> str:
     """The method a solve --input folder answered with (its run.json says; else its records)."""
     method = (AnswerFolder(out).info().get("settings") or {}).get("method")
@@ -75,6 +87,7 @@ def write_comparison(out: Path, results: dict[str, list[dict]] | None = None,
         # per-problem seconds were measured at (they include waiting for shared cores).
         stats["elapsed_seconds"] = entry.get("elapsed_seconds")
         stats["concurrency"] = entry.get("concurrency")
+        stats["latency_alone"] = latency_alone(EvalFolder(out).latency(method))
     if repriced:
         comparison["prices"]["overrides"] = {name: attrs.asdict(price)
                                              for name, price in sorted(repriced.items())}
@@ -147,12 +160,17 @@ def details_table(comparison: dict) -> str:
                      "-" if s["tool_calls_per_problem"] is None else f"{s['tool_calls_per_problem']:.2f}",
                      _money(s["total_cost_usd"]), _money(spent["cost_usd"]),
                      f"{spent['calls']} / {spent['cached_calls']}",
-                     "-" if s.get("elapsed_seconds") is None else f"{s['elapsed_seconds']:.0f}"])
+                     "-" if s.get("elapsed_seconds") is None else f"{s['elapsed_seconds']:.0f}",
+                     _alone(s.get("latency_alone"))])
     headers = ["method", "at concurrency", "mean s", "median s", "orchestrator tok in/out",
                "of which reasoning", "specialist tok in/out",
                "tool calls/problem", "cost", "spent this run", "calls real / cached",
-               "elapsed s"]
+               "elapsed s", "median s alone (n)"]
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _alone(latency: dict | None) -> str:
+    return "-" if not latency else f"{latency['median_seconds']:.2f} ({latency['n']})"
 
 
 def _models(stats: dict) -> str:
