@@ -24,7 +24,11 @@ def imports(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.module == "math_router":
             found.update(f"math_router.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            # `from math_router.llama import step_sampling` imports the module step_sampling.
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                is_module = (PACKAGE.parent / Path(*sub.split("."))).with_suffix(".py").exists()
+                found.add(sub if is_module else node.module)
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return {m for m in found if m.startswith("math_router.")}
@@ -46,3 +50,26 @@ def test_imports_only_look_down():
             if layer_of(target) > layer_of(module):
                 upward.append(f"{module} imports {target}")
     assert not upward, upward
+
+
+def test_no_module_imports_itself_round_a_circle():
+    """Inside a layer too: no circle of modules (a function-level import counts, since it only
+    hides the circle), so each package reads as floors of its own."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__init__.py":
+            continue  # package indexes name their modules lazily
+        module = ".".join(("math_router", *path.relative_to(PACKAGE).with_suffix("").parts))
+        graph[module] = {t for t in imports(path) if not t.endswith("__init__")}
+    circles = []
+    for start in graph:  # a path from a module's imports back to itself
+        seen, todo = set(), list(graph[start])
+        while todo:
+            node = todo.pop()
+            if node == start:
+                circles.append(start)
+                break
+            if node not in seen:
+                seen.add(node)
+                todo.extend(graph.get(node, ()))
+    assert not circles, f"modules on an import circle: {sorted(circles)}"

@@ -137,13 +137,19 @@ def test_a_question_with_the_pages_placeholders_renders_in_report_html(tmp_path)
 
     data = {"columns": [], "rows": [{"id": "1", "question": "{{data}} {{script}} {{title}}",
                                      "gold": None, "cells": {}}], "baseline": "llm"}
-    page = write_html(tmp_path / "r.html", "{{summary}}", "<p>{{plots}}</p>", data, []) \
-        .read_text()
+    from math_router.evals.html_report import Section, Table
+
+    page = write_html(tmp_path / "r.html", "{{ summary }} <b>", data, intro="{% raw %}<p>",
+                      sections=[Section("{{ sections }}", table=Table(["<th>"], [["</td>{{x}}"]]))],
+                      notes=["<script>alert(1)</script>"]).read_text()
     assert page.count("<script>") == 1 and page.count('id="report-data"') == 1
     start = page.index('id="report-data">') + len('id="report-data">')
     loaded = json.loads(page[start:page.index("</script>", start)])
     assert loaded["rows"][0]["question"] == "{{data}} {{script}} {{title}}"
-    assert "<title>{{summary}}</title>" in page and "<p>{{plots}}</p>" in page
+    # Values are text, never markup and never template: escaped where they stand.
+    assert "<title>{{ summary }} &lt;b&gt;</title>" in page and "{% raw %}&lt;p&gt;" in page
+    assert "<th>&lt;th&gt;</th>" in page and "<td>&lt;/td&gt;{{x}}</td>" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_an_eval_over_a_data_set_with_a_bad_question_records_it_and_reports(tmp_path):

@@ -28,7 +28,8 @@ from math_router.evals.folders import (AnswerFolder, EvalFolder, one_writer, wri
                                       write_text_atomic)
 from math_router.evals.methods import METHODS, Setup, preflight
 from math_router.evals.records import answer_record
-from math_router.evals.runner import Workers, read_at, run, run_method, scan
+from math_router.evals.records import read_at, scan
+from math_router.evals.runner import Workers, run, run_method
 
 
 @attrs.frozen

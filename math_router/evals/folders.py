@@ -225,7 +225,7 @@ class AnswerFolder:
     def check(self, problems: list[Problem], settings: dict) -> None:
         """Refuse other settings, and answers to problems the input does not hold (an id
         missing, or the same id with another question); reads only."""
-        from math_router.evals.runner import scan
+        from math_router.evals.records import scan
 
         self.check_method(settings["method"])
         before = self.info().get("settings")

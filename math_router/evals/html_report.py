@@ -2,21 +2,23 @@
 problem beside every method, each trace a click away. No network: styles, script and plots
 inline, so it opens offline and travels as an email attachment.
 
-Text a model or a data set wrote never becomes markup: the figures Python renders are
-escaped, and the problems travel as JSON inside a `<script type="application/json">` block
-(`<`, `>` and `&` as \\u escapes, so nothing in it can close the block) from which the page's
-script builds rows and traces with `textContent` only.
+Text a model or a data set wrote never becomes markup: the page is a Jinja2 template with
+autoescape on (the figures' tables, notes and titles are values, never markup), and the
+problems travel as JSON inside a `<script type="application/json">` block (`<`, `>` and `&`
+as \\u escapes, so nothing in it can close the block) from which the page's script builds
+rows and traces with `textContent` only. The report's figures come in as plain tables
+(headers and rows of text): this module renders, report.py decides what to show.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
-import re
 from pathlib import Path
 
-from math_router.evals.compare import BASELINE, paired
+import attrs
+
+from math_router.evals.compare import BASELINE
 from math_router.evals.folders import write_text_atomic
 
 STATUS = {True: "right", False: "wrong", None: "ungraded"}
@@ -73,49 +75,37 @@ def safe_json(data: dict) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return f"<table class=\"figures\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+@attrs.frozen
+class Table:
+    headers: list[str]
+    rows: list[list]
 
 
-def tradeoff_html(comparison: dict, label: str = "") -> str:
-    """The trade-off table of report.md, as HTML (its cells come from report.tradeoff_rows)."""
-    from math_router.evals.report import tradeoff_rows
+@attrs.frozen
+class Section:
+    """A heading, an optional muted line under it (a folder's path), and a table or a line."""
 
-    headers, rows = tradeoff_rows(comparison)
-    caption = f"<h3>{html.escape(label)}</h3>" if label else ""
-    return caption + _table(headers, rows)
-
-
-def paired_html(a_name: str, a: dict[str, list[dict]], b_name: str, b: dict[str, list[dict]]) -> str:
-    """Each method both runs have, run against run on the problems both answered."""
-    rows = []
-    for method in [m for m in a if m in b]:
-        p = paired(a[method], b[method])
-        d = p["difference"]
-        rows.append([method, p["n"], f"{p['only_a']} / {p['only_b']}",
-                     "-" if d is None else f"{d['estimate']:+.1%} [{d['low']:+.0%}, {d['high']:+.0%}]",
-                     f"{p['p_value']:.3g}"])
-    headers = ["method", "problems both answered", f"only {a_name} right / only {b_name} right",
-               f"{a_name} minus {b_name}, paired [95% CI]", "McNemar p"]
-    return _table(headers, rows) if rows else "<p>No method is in both runs.</p>"
+    heading: str
+    note: str = ""
+    table: Table | None = None
+    text: str = ""
 
 
-def image_tag(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f"<img alt=\"{html.escape(path.stem)}\" src=\"data:image/png;base64,{data}\">"
+def image_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def write_html(path: Path, title: str, summary_html: str, data: dict, plots: list[Path]) -> Path:
-    figures = "".join(image_tag(p) for p in plots if p.exists())
-    values = {"title": html.escape(title), "summary": summary_html,
-              "plots": f"<h2>Plots</h2><div class=\"plots\">{figures}</div>" if figures else "",
-              "data": safe_json(data), "script": SCRIPT, "style": STYLE}
-    # One pass over the template: what a value holds ("{{data}}" in a question) is never
-    # read as a placeholder, as chained str.replace calls would read it.
-    page = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], PAGE)
+def write_html(path: Path, title: str, data: dict, *, intro: str = "",
+               sections: list[Section] = (), notes: list[str] = (),
+               plots: list[Path] = ()) -> Path:
+    """The page, rendered from PAGE by Jinja2 with autoescape: every value is text."""
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    page = env.from_string(PAGE).render(
+        title=title, intro=intro, sections=list(sections), notes=list(notes),
+        plots=[{"name": p.stem, "uri": image_uri(p)} for p in plots if p.exists()],
+        data=safe_json(data), style=STYLE, script=SCRIPT)
     write_text_atomic(path, page)
     return path
 
@@ -143,11 +133,24 @@ table.figures td { white-space: nowrap; }
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<title>{{title}}</title><style>{{style}}</style></head>
+<title>{{ title }}</title><style>{{ style | safe }}</style></head>
 <body>
-<h1>{{title}}</h1>
-{{summary}}
-{{plots}}
+<h1>{{ title }}</h1>
+{% if intro %}<p class="muted">{{ intro }}</p>{% endif %}
+{% for section in sections %}
+<h2>{{ section.heading }}</h2>
+{% if section.note %}<p class="muted"><code>{{ section.note }}</code></p>{% endif %}
+{% if section.table %}<table class="figures"><thead><tr>
+{%- for header in section.table.headers %}<th>{{ header }}</th>{% endfor -%}
+</tr></thead><tbody>
+{%- for row in section.table.rows %}<tr>{% for value in row %}<td>{{ value }}</td>{% endfor %}</tr>{% endfor -%}
+</tbody></table>{% endif %}
+{% if section.text %}<p>{{ section.text }}</p>{% endif %}
+{% endfor %}
+{% if notes %}<ul>{% for note in notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
+{% if plots %}<h2>Plots</h2><div class="plots">
+{%- for plot in plots %}<img alt="{{ plot.name }}" src="{{ plot.uri }}">{% endfor -%}
+</div>{% endif %}
 <h2>Problem by problem</h2>
 <div class="controls">
   <label>Show <select id="filter"></select></label>
@@ -156,8 +159,8 @@ PAGE = """<!DOCTYPE html>
   <span id="count" class="count"></span>
 </div>
 <table id="problems"><thead></thead><tbody></tbody></table>
-<script type="application/json" id="report-data">{{data}}</script>
-<script>{{script}}</script>
+<script type="application/json" id="report-data">{{ data | safe }}</script>
+<script>{{ script | safe }}</script>
 </body></html>
 """
 

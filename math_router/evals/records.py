@@ -3,17 +3,20 @@
 A record's usual figures (tokens, seconds, cost) are the method's own, as
 measured when each call ran; what this run spent, with the response cache's
 help, is under `spent`. A problem that failed has an `error` and `correct: null`:
-it is counted apart, never as a wrong answer.
+it is counted apart, never as a wrong answer. Reading a results file back (read_records,
+and for a resume `scan` and `read_at`) is here too: the folders and the runner both read,
+so neither imports the other for it.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import attrs
 
+from math_router.engine.appendlog import lines
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Trace, Usage, parse_arguments
 from math_router.engine.answers import extract_answer
@@ -170,3 +173,38 @@ def read_records(path: Path) -> list[dict]:
 
 def damaged(path: Path, number: int) -> UserError:
     return UserError(f"{path}:{number} is not a JSON record; the file is damaged")
+
+
+@attrs.frozen
+class Finished:
+    """What a resume needs of a problem's latest record."""
+
+    offset: int  # where its line starts in the file
+    error: bool
+    correct: bool | None
+    question: str | None = None  # answers.jsonl records the question; results files do not
+
+
+def scan(path: Path) -> dict[str, Finished]:
+    """Each problem's latest record in `path` (a retried error is followed by its new record),
+    read line by line; a torn last line is not a record."""
+    latest: dict[str, Finished] = {}
+    for number, start, line in lines(path):
+        try:
+            r = json.loads(line)
+            latest[r["id"]] = Finished(start, r["error"] is not None, r.get("correct"),
+                                       r.get("question"))
+        except (ValueError, KeyError, TypeError):
+            raise damaged(path, number) from None
+    return latest
+
+
+def read_at(path: Path, offsets: Iterable[int]) -> Iterator[dict]:
+    """The records that start at `offsets`, in that order."""
+    offsets = list(offsets)
+    if not offsets:
+        return
+    with path.open("rb") as f:
+        for offset in offsets:
+            f.seek(offset)
+            yield json.loads(f.readline())

@@ -397,23 +397,34 @@ def _title(out: Path) -> str:
 def write_html(out: Path, comparison: dict, results: dict[str, list[dict]],
                plots: list[Path]) -> Path:
     """report.html: the trade-off table, the plots, then every problem beside every method."""
-    import html
+    from math_router.evals.html_report import Section, Table, page_data, write_html as page
 
-    from math_router.evals.html_report import page_data, tradeoff_html, write_html as page
+    return page(out / "report.html", f"Results: {_title(out)}",
+                page_data([("", results)], _problems(out)),
+                intro=f"Made {comparison['date']} from {out}.",
+                sections=[Section("Accuracy and cost against the llm",
+                                  table=Table(*tradeoff_rows(comparison)))],
+                notes=notes(comparison), plots=plots)
 
-    summary = (f"<p class=\"muted\">Made {html.escape(comparison['date'])} from "
-               f"<code>{html.escape(str(out))}</code>.</p>"
-               "<h2>Accuracy and cost against the llm</h2>" + tradeoff_html(comparison)
-               + "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes(comparison)) + "</ul>")
-    return page(out / "report.html", f"Results: {_title(out)}", summary,
-                page_data([("", results)], _problems(out)), plots)
+
+def paired_rows(a_name: str, a: dict[str, list[dict]], b_name: str,
+                b: dict[str, list[dict]]) -> tuple[list[str], list[list[str]]]:
+    """Each method both runs have, run against run on the problems both answered."""
+    rows = []
+    for method in [m for m in a if m in b]:
+        p = paired(a[method], b[method])
+        d = p["difference"]
+        rows.append([method, p["n"], f"{p['only_a']} / {p['only_b']}",
+                     "-" if d is None else f"{d['estimate']:+.1%} [{d['low']:+.0%}, {d['high']:+.0%}]",
+                     f"{p['p_value']:.3g}"])
+    headers = ["method", "problems both answered", f"only {a_name} right / only {b_name} right",
+               f"{a_name} minus {b_name}, paired [95% CI]", "McNemar p"]
+    return headers, rows
 
 
 def compare_runs(a: Path, b: Path, prices: dict[str, Price] | None = None) -> tuple[str, Path]:
     """Two runs of the same problems side by side: the text, and the page written into `a`."""
-    import html
-
-    from math_router.evals.html_report import page_data, paired_html, tradeoff_html, write_html as page
+    from math_router.evals.html_report import Section, Table, page_data, write_html as page
 
     names = (a.name, b.name) if a.name != b.name else ("A", "B")
     runs = [load_results(a, prices), load_results(b, prices)]
@@ -421,14 +432,17 @@ def compare_runs(a: Path, b: Path, prices: dict[str, Price] | None = None) -> tu
     if not shared and _problems(a) and _problems(b):
         raise UserError(f"{a} and {b} hold no problem in common: compare two runs of the same problems")
     comparisons = [compare(r) for r in runs]
-    summary = "".join(f"<h2>Run {html.escape(n)}: accuracy and cost against its llm</h2>"
-                      + f"<p class=\"muted\"><code>{html.escape(str(d))}</code></p>" + tradeoff_html(c)
-                      for n, d, c in zip(names, (a, b), comparisons))
-    summary += (f"<h2>{html.escape(names[0])} against {html.escape(names[1])}, paired on the "
-                "problems both answered</h2>" + paired_html(names[0], runs[0], names[1], runs[1]))
+    sections = [Section(f"Run {n}: accuracy and cost against its llm", note=str(d),
+                        table=Table(*tradeoff_rows(c)))
+                for n, d, c in zip(names, (a, b), comparisons)]
+    headers, rows = paired_rows(names[0], runs[0], names[1], runs[1])
+    sections.append(Section(f"{names[0]} against {names[1]}, paired on the problems both "
+                            "answered", table=Table(headers, rows) if rows else None,
+                            text="" if rows else "No method is in both runs."))
     questions = {**_problems(b), **_problems(a)}
-    path = page(a / f"compare-{b.name}.html", f"{names[0]} against {names[1]}", summary,
-                page_data([(names[0], runs[0]), (names[1], runs[1])], questions), [])
+    path = page(a / f"compare-{b.name}.html", f"{names[0]} against {names[1]}",
+                page_data([(names[0], runs[0]), (names[1], runs[1])], questions),
+                sections=sections)
     lines = [f"{names[0]} ({a}) against {names[1]} ({b}), on the problems both answered:"]
     for method in [m for m in runs[0] if m in runs[1]]:
         p = paired(runs[0][method], runs[1][method])

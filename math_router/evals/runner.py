@@ -13,35 +13,23 @@ not, graded verdict), read by `scan`.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
-import attrs
-
-from math_router.engine.appendlog import append, drop_torn_tail, lines
+from math_router.engine.appendlog import append, drop_torn_tail
 from math_router.engine.errors import TransportError, UserError
 from math_router.engine.trace import Trace
 from math_router.evals.budget import Budget
 from math_router.evals.datasets import Problem
+from math_router.evals.records import Finished, read_at, scan
 
 SolveFn = Callable[[str], Trace]
 RecordFn = Callable[[Problem, "Trace | None", "str | None"], dict]
 
 # The same error on this many problems in a row stops the run: the rest would fail alike.
 SAME_ERROR_LIMIT = 5
-
-
-@attrs.frozen
-class Finished:
-    """What a resume needs of a problem's latest record."""
-
-    offset: int  # where its line starts in the file
-    error: bool
-    correct: bool | None
-    question: str | None = None  # answers.jsonl records the question; results files do not
 
 
 class Workers(Protocol):
@@ -51,33 +39,6 @@ class Workers(Protocol):
     def join(self) -> None: ...
 
     def leave(self) -> None: ...
-
-
-def scan(path: Path) -> dict[str, Finished]:
-    """Each problem's latest record in `path` (a retried error is followed by its new record),
-    read line by line; a torn last line is not a record."""
-    from math_router.evals.records import damaged
-
-    latest: dict[str, Finished] = {}
-    for number, start, line in lines(path):
-        try:
-            r = json.loads(line)
-            latest[r["id"]] = Finished(start, r["error"] is not None, r.get("correct"),
-                                       r.get("question"))
-        except (ValueError, KeyError, TypeError):
-            raise damaged(path, number) from None
-    return latest
-
-
-def read_at(path: Path, offsets: Iterable[int]) -> Iterator[dict]:
-    """The records that start at `offsets`, in that order."""
-    offsets = list(offsets)
-    if not offsets:
-        return
-    with path.open("rb") as f:
-        for offset in offsets:
-            f.seek(offset)
-            yield json.loads(f.readline())
 
 
 class Tally:
