@@ -100,7 +100,6 @@ class Solver:
         """`question` (a chat's last user message) with `method`; `history`, the chat's turns
         before it (system prompt, earlier messages), reaches the orchestrators that read a
         conversation (llm, router); `seed` seeds the samples of this question alone."""
-        from math_router.engine.answers import extract_answer
         from math_router.evals.methods import METHODS
 
         if method not in self.methods:
@@ -111,8 +110,7 @@ class Solver:
                                    sampling=attrs.evolve(setup.options.sampling, seed=seed))
             setup = attrs.evolve(setup, options=options)
         trace = METHODS[method](setup, question, tuple(history))
-        answer = extract_answer(trace.final_text or "") if trace.stopped == "answer" else None
-        return Result(answer, trace)
+        return Result(trace.answer, trace)
 
 
 def default_eval_out(dataset: str, methods: list[str], n: int | None, seed: int) -> Path:

@@ -183,3 +183,12 @@ def test_an_escalated_cascade_trace_round_trips_through_json():
     assert isinstance(trace.vote, Vote) and trace.vote.escalated and trace.vote.agreement == 0.5
     assert json.loads(json.dumps(trace.to_dict()))["vote"]["majority"] == trace.vote.majority
     assert Trace.from_dict(json.loads(json.dumps(trace.to_dict()))) == trace
+
+
+def test_the_votes_one_rule_and_how_many_votes_settle_it():
+    from math_router.engine.answers import escalates, votes_to_settle
+
+    assert not escalates(0.75, "3", 0.75) and escalates(0.5, "3", 0.75)
+    assert escalates(1.0, None, 0.5)  # no sample stated an answer
+    assert escalates(1.0, "3", 1.01)  # 1.01: always the orchestrator
+    assert [votes_to_settle(t, 4) for t in (0.25, 0.5, 0.75, 1.0, 1.01)] == [1, 2, 3, 4, 5]

@@ -211,3 +211,22 @@ def test_version_says_the_installed_version():
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"math-router {importlib.metadata.version('math-router')}"
+
+
+def test_a_text_beside_the_last_tool_call_is_no_answer_anywhere():
+    """One rule for a trace's answer: cut at --max-turns, the CLI, --json and the API agree."""
+    from math_router import api
+    from math_router.testing import completion, tool_call
+
+    chatty = lambda _: completion("Maybe \\boxed{7}.", tool_calls=[  # noqa: E731
+        tool_call("slm_help", {"question": "again"})])
+    with ChatServer(chatty) as orch, ChatServer(specialist_answering()) as spec:
+        args = ("27*14+15", "--base-url", orch.url, "--specialist", spec.url,
+                "--specialist-model", "qwen-math", "--max-turns", "2")
+        as_json = json.loads(solve(*args, "--json").output)
+        text = solve(*args).output
+        result = api.solve("27*14+15", "router", base_url=orch.url, specialist=spec.url,
+                           specialist_model="qwen-math", max_turns=2, api_key="sk-test")
+    assert as_json["stopped"] == "max_turns" and as_json["answer"] is None
+    assert result.answer is None and result.trace.answer is None
+    assert "(no final answer found)" in text

@@ -103,6 +103,21 @@ def _strip_latex(answer: str) -> str:
     return text.strip().rstrip(".").strip()
 
 
+def escalates(agreement: float, majority: str | None, threshold: float) -> bool:
+    """The vote's one rule: it settles nothing when no sample stated an answer or the
+    majority's share is below `threshold`; then the orchestrator decides (the cascade, its
+    threshold curve, calibration; the router's agree-and-stop is its other side)."""
+    return majority is None or agreement < threshold
+
+
+def votes_to_settle(threshold: float, k: int) -> int:
+    """How many of k agreeing samples settle the vote at `threshold` (3 of 4 at 0.75): sampling
+    may stop once one answer has them."""
+    import math
+
+    return math.ceil(threshold * k - 1e-9)
+
+
 def vote(answers: list[str | None], modes: list[str] | None = None) -> list[dict]:
     """Distinct answers, most frequent first, equal ones counted together (18 == 18.00);
     with `modes`, how many votes each answer got from each mode."""

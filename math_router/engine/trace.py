@@ -177,6 +177,15 @@ class Trace:
     vote: Vote | None = None  # set by methods that vote over samples (the cascade)
     route: Route | None = None  # set by the probe method: which way it sent the question
 
+    @property
+    def answer(self) -> str | None:
+        """The answer the trace states: its final text's, or none when the method stopped at
+        --max-turns (a text written beside a last tool call is not an answer). The one rule:
+        the API's Result, `solve --json`, the records and the server all read it here."""
+        from math_router.engine.answers import extract_answer
+
+        return extract_answer(self.final_text or "") if self.stopped == "answer" else None
+
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self, recurse=True)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import attrs
 
+from math_router.engine.answers import escalates
 from math_router.engine.errors import UserError
 from math_router.evals.compare import answered
 
@@ -72,10 +73,10 @@ def curve(records: list[dict], k: int, with_accuracy: bool) -> list[dict]:
     done = answered(records)
     points = []
     for t in levels(k):
-        escalated = [r for r in done if r["agreement"] < t or r["majority"] is None]
+        escalated = [r for r in done if escalates(r["agreement"], r["majority"], t)]
         point = {"threshold": t, "escalation_rate": len(escalated) / len(done) if done else 0.0}
         if with_accuracy:
-            right = sum(bool(r["correct"]) if (r["agreement"] < t or r["majority"] is None)
+            right = sum(bool(r["correct"]) if escalates(r["agreement"], r["majority"], t)
                         else bool(r["majority_correct"]) for r in done)
             point["accuracy"] = right / len(done) if done else 0.0
         points.append(point)

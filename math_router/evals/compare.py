@@ -16,6 +16,7 @@ from collections import defaultdict
 from itertools import combinations
 
 from math_router.engine import pricing
+from math_router.engine.answers import escalates
 from math_router.engine.trace import Usage
 from math_router.evals.stats import mcnemar_exact, paired_difference, wilson_interval
 
@@ -182,8 +183,7 @@ def threshold_curve(records: list[dict], vote_only: bool = False) -> list[dict]:
     for t in levels:
         correct, cost, escalated, tokens = 0, 0.0, 0, 0
         for r in records:
-            by_majority = r["agreement"] >= t and r["majority"] is not None
-            if by_majority:
+            if not escalates(r["agreement"], r["majority"], t):
                 correct += bool(r["majority_correct"])
                 part = r.get("component_cost_usd", {}).get("specialist", 0.0)
             else:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -24,7 +23,8 @@ from math_router.engine.errors import TransportError, UserError, check_text
 from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import Route, Trace, Usage, Vote, add_usage, measured_seconds
 from math_router.probe.features import vector as confidence_vector
-from math_router.engine.answers import extract_answer, normalize, vote
+from math_router.engine.answers import (escalates, extract_answer, normalize, vote,
+                                        votes_to_settle)
 from math_router.evals.voting import StopWhenSettled
 from math_router.options import DEFAULT_THRESHOLD, ModelOptions  # noqa: F401 (re-exported)
 from math_router.specialists.base import SampleSet, Specialist
@@ -146,7 +146,7 @@ def cascade(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trac
     candidates = vote([r.answer for r in samples.results], modes)
     majority = candidates[0] if candidates else None
     agreement = majority["count"] / k if majority else 0.0
-    below = agreement < opts.threshold or majority is None
+    below = escalates(agreement, majority["answer"] if majority else None, opts.threshold)
     # A vote-only run (calibration for an escalation target) asks nobody: its
     # records say so, and whether the vote was below the threshold stays readable
     # from the agreement.
@@ -283,7 +283,7 @@ def draw_samples(setup: Setup, question: str) -> tuple[SampleSet, list[str]]:
     """
     opts = setup.options
     if not opts.samples_mix:
-        needed = math.ceil(opts.threshold * opts.sampling.k - 1e-9)
+        needed = votes_to_settle(opts.threshold, opts.sampling.k)
         samples = setup.specialist.sample(question, opts.sampling,
                                           StopWhenSettled(needed, opts.specialist_mode))
         return samples, [opts.specialist_mode] * len(samples.results)

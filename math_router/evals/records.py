@@ -19,7 +19,6 @@ import attrs
 from math_router.engine.appendlog import lines
 from math_router.engine.errors import UserError
 from math_router.engine.trace import Trace, Usage, parse_arguments
-from math_router.engine.answers import extract_answer
 
 COMPONENTS = ("orchestrator", "specialist")
 
@@ -51,7 +50,7 @@ def spent_table(trace: Trace) -> dict[str, Any]:
 def summary(trace: Trace) -> dict[str, Any]:
     """One question's result, as `solve --json` prints it."""
     return {
-        "answer": extract_answer(trace.final_text or ""),
+        "answer": trace.answer,
         "final_text": trace.final_text,
         "method": trace.method,
         "stopped": trace.stopped,
@@ -90,7 +89,7 @@ def record(problem, method: str, trace: Trace | None, error: str | None = None) 
     row = {
         "id": problem.id,
         "method": method,
-        "prediction": extract_answer(text or ""),
+        "prediction": trace.answer if trace else None,
         "gold": problem.gold,
         # An error is not a wrong answer: it is counted apart.
         "correct": None if error is not None else graded(text or ""),

@@ -10,7 +10,7 @@ at that share or more ends the run without another orchestrator turn.
 
 from __future__ import annotations
 
-from math_router.engine.answers import normalize, vote
+from math_router.engine.answers import escalates, normalize, vote
 from math_router.engine.errors import ToolError
 from math_router.engine.progress import say, say_solved
 from math_router.engine.trace import ModelAnswer
@@ -64,8 +64,8 @@ def slm_help_tool(specialist: Specialist, sampling: SamplingParams | None = None
             others = sorted({a for a in answers if a is not None and normalize(a) != top})
             if others:
                 content += f"\n\nOther samples' answers: {', '.join(others)}"
-        final = chosen.answer if (stop_at is not None and chosen.answer is not None
-                                  and agreement >= stop_at) else None
+        final = chosen.answer if (stop_at is not None
+                                  and not escalates(agreement, chosen.answer, stop_at)) else None
         details = {"seconds": seconds, "agreement": agreement, "samples": k,
                    **{key: value for key, value in chosen.details.items() if key != "seconds"}}
         return ToolOutput(content=content, usage={"specialist": usage}, details=details,
