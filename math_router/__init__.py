@@ -10,6 +10,8 @@
     @math_router.tool
     def percent_of(part: float, whole: float) -> str: ...
     math_router.register_tool(percent_of)                           # offered to later solves
+    math_router.register_tool(math_router.specialist_tool(          # a second model as a tool
+        "code_help", "coder.gguf", description="Ask a coding model to write Python."))
 
 The names below are loaded on first use, so `import math_router` is instant and
 `python -m math_router.llama.build_probe` runs before the dependencies
@@ -25,6 +27,7 @@ _EXPORTS = {
     "calibrate": "math_router.api", "parse_target": "math_router.evals.calibrate",
     "tool": "math_router.tools.base", "Tool": "math_router.tools.base",
     "ToolOutput": "math_router.tools.base", "register_tool": "math_router.tools.extra",
+    "specialist_tool": "math_router.tools.specialist",
     "PythonExecutor": "math_router.sandbox.executor", "SandboxLimits": "math_router.sandbox.executor",
     "Trace": "math_router.engine.trace", "UserError": "math_router.engine.errors",
 }

@@ -345,6 +345,14 @@ def model_options(f):
         click.option("--tools", "tool_names", multiple=True, type=click.Choice(["python"]),
                      help="More tools for the router's and the cascade's orchestrator beside "
                           "slm_help (repeatable): python, the sandboxed executor."),
+        click.option("--specialist-tool", "specialist_tool_refs", multiple=True,
+                     metavar="NAME=MODEL",
+                     help="A second specialist model as a tool the orchestrator may call "
+                          "(repeatable): NAME=a GGUF (path, alias, hf:REPO/FILE) run here, or "
+                          "NAME=URL of an OpenAI-compatible server (NAME=URL#MODEL_NAME)."),
+        click.option("--specialist-tool-prompt", "specialist_tool_prompts", multiple=True,
+                     metavar="NAME=FILE", help="The system prompt of specialist tool NAME, read "
+                                               "from FILE."),
         click.option("--tool", "tool_refs", multiple=True, metavar="MODULE:FUNCTION|NAME",
                      help="A tool of your own for the orchestrator (repeatable): a function "
                           "(its type hints and docstring make the schema), or the name of a tool "
@@ -399,6 +407,7 @@ def make_options(kw: dict) -> ModelOptions:
     values.update(
         prices=dict(parse_price(p) for p in kw["prices"]), samples_mix=kw["samples_mix"] or (),
         tools=tuple(kw["tool_names"]) + tuple(kw["tool_refs"]),
+        specialist_tools=specialist_tools(kw["specialist_tool_refs"], kw["specialist_tool_prompts"]),
         tool_limits=ToolLimits(kw["max_tool_calls"], kw["max_tool_calls_per_problem"]),
         sampling=SamplingParams(k=kw["samples"], temperature=kw["sample_temperature"],
                                 top_p=kw["sample_top_p"], top_k=kw["sample_top_k"]),
@@ -407,6 +416,32 @@ def make_options(kw: dict) -> ModelOptions:
                               output_chars=kw["code_output"],
                               total_memory_mb=kw["code_total_memory"], disk_mb=kw["code_disk"]))
     return ModelOptions(**values)
+
+
+def specialist_tools(refs: tuple[str, ...], prompts: tuple[str, ...]) -> tuple:
+    """--specialist-tool NAME=MODEL and --specialist-tool-prompt NAME=FILE, as
+    ModelOptions.specialist_tools: (name, model, prompt text or None)."""
+    def pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+        out = {}
+        for value in values:
+            name, sep, rest = value.partition("=")
+            if not sep or not name or not rest:
+                raise click.BadParameter(f"{value!r}: write NAME=...", param_hint=flag)
+            out[name] = rest
+        return out
+
+    models = pairs(refs, "--specialist-tool")
+    texts = {}
+    for name, path in pairs(prompts, "--specialist-tool-prompt").items():
+        if name not in models:
+            raise click.BadParameter(f"{name}: no --specialist-tool {name}=MODEL",
+                                     param_hint="--specialist-tool-prompt")
+        try:
+            texts[name] = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise click.BadParameter(f"cannot read {path}: {e}",
+                                     param_hint="--specialist-tool-prompt") from None
+    return tuple((name, model, texts.get(name)) for name, model in models.items())
 
 
 class MethodList(click.ParamType):
@@ -487,7 +522,8 @@ HELP_GROUPS = (
                                    "no_agree_stop", "samples", "threshold", "sample_temperature",
                                    "sample_top_p", "sample_top_k", "samples_mix", "probe",
                                    "probe_low", "probe_high"}),
-    ("Tools and the Python sandbox", {"tool_names", "tool_refs", "max_tool_calls",
+    ("Tools and the Python sandbox", {"tool_names", "tool_refs", "specialist_tool_refs",
+                                      "specialist_tool_prompts", "max_tool_calls",
                                       "max_tool_calls_per_problem", "code_timeout", "code_cpu",
                                       "code_memory", "code_processes", "code_output",
                                       "code_total_memory", "code_disk"}),

@@ -48,7 +48,7 @@ def build_setup(methods: list[str], options: ModelOptions,
     modes = options.modes
     executor = PythonExecutor(options.sandbox) if options.runs_code or "python" in options.tools \
         else None
-    tools = tuple(build_tools(options.tools, executor))  # before any model: a typo fails fast
+    tools = tuple(build_tools(options.tools, executor, options.specialist_tools))  # before any model: a typo fails fast
     notify = said_once(notify)  # the orchestrator and the llm baseline may be one model
     # The llm baseline is a chat model of its own when its model or its effort differ.
     apart = "llm" in methods and options.llm_options() != options
@@ -59,11 +59,14 @@ def build_setup(methods: list[str], options: ModelOptions,
     specialists = {mode: build_specialist(options, mode, executor, concurrency)
                    for mode in sorted(modes)} \
         if "specialist" in needs else {}
+    cache = None
     if options.cache:
         cache = ResponseCache(notify=notify)
         orchestrator = orchestrator and CachedChat(orchestrator, cache)
         baseline = baseline and CachedChat(baseline, cache)
         specialists = {mode: CachedSpecialist(s, cache) for mode, s in specialists.items()}
+    if any(DECLARED[m].delegates for m in methods):  # only an orchestrator with tools calls them
+        tools = tuple(bind_specialist_tools(tools, options, cache, concurrency))
     specialist = specialists.get(options.specialist_mode)
     if probe is not None:
         probe.check_specialist(model_identity(specialist), options.specialist_mode)
@@ -85,14 +88,44 @@ def fitted_probe(options: ModelOptions):
     return load_probe(options.probe)
 
 
-def build_tools(names: tuple[str, ...], executor: PythonExecutor | None) -> list:
-    """The orchestrator's tools beside slm_help: python, the named ones, those registered in code."""
+def bind_specialist_tools(tools, options: ModelOptions, cache, concurrency: int | None) -> list:
+    """Each specialist tool (tools.specialist) with its model built as the math specialist's
+    is: the shared runtime and decoder for a GGUF, its own prompt, the response cache."""
+    from math_router.specialists.modes import prompt_mode
+    from math_router.tools.specialist import SpecialistTool, bound
+
+    out = []
+    for tool in tools:
+        if isinstance(tool, SpecialistTool) and tool.spec is not None and tool.specialist is None:
+            spec = tool.spec
+            own = attrs.evolve(options, specialist=spec.model, specialist_model=spec.model_name,
+                               specialist_max_tokens=spec.max_tokens, specialist_logprobs=False)
+            model = build_specialist(own, prompt_mode(tool.name, spec.system_prompt), None,
+                                     concurrency)
+            tool = bound(tool, CachedSpecialist(model, cache) if cache is not None else model)
+        out.append(tool)
+    return out
+
+
+def build_tools(names: tuple[str, ...], executor: PythonExecutor | None,
+                specialist_tools: tuple = ()) -> list:
+    """The orchestrator's tools beside slm_help: python, the named ones, the specialist models
+    named on the command line (--specialist-tool), those registered in code."""
     from math_router.tools.base import check_names
     from math_router.tools.extra import load_tool, registered_tools
     from math_router.tools.python import python_tool
+    from math_router.tools.specialist import specialist_tool
 
     tools = [python_tool(executor or PythonExecutor()) if name == "python" else load_tool(name)
              for name in names]
+    for name, model, prompt in specialist_tools:
+        served = None
+        if model.startswith(("http://", "https://")):  # URL#MODEL_NAME
+            model, _, served = model.partition("#")
+        tools.append(specialist_tool(
+            name, model, system_prompt=prompt, model_name=served or None,
+            description=f"Ask the {name} specialist model ({served or Path(model).name}); it "
+                        "returns its reply."))
     tools += registered_tools()
     check_names(tools, taken={"slm_help"})
     return tools
@@ -191,7 +224,7 @@ def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = la
     return BatchChat(chat, rounds)
 
 
-def build_specialist(options: ModelOptions, mode: str = DEFAULT_MODE,
+def build_specialist(options: ModelOptions, mode=DEFAULT_MODE,
                      executor: PythonExecutor | None = None,
                      concurrency: int | None = None) -> Specialist:
     ref = options.specialist
@@ -283,12 +316,24 @@ def method_settings(method: str, setup: Setup) -> dict:
     if declared.delegates:
         settings["tools"] = [t.name for t in setup.tools]
         settings["tool_limits"] = attrs.asdict(options.tool_limits)
+        models = specialist_tool_identities(setup.tools)
+        if models:  # a resume with another model behind a tool is refused, as for the specialist
+            settings["specialist_tools"] = models
     if any("gguf" in settings.get(part, {}) for part in ("orchestrator", "specialist")):
         settings["gpu_layers"] = options.gpu_layers
     settings.update(declared.settings(setup))
     settings["prices"] = {name: attrs.asdict(price) for name, price in sorted(options.prices.items())}
     settings["prompts"] = {name: text_hash(text) for name, text in prompts(method, setup).items()}
     return settings
+
+
+def specialist_tool_identities(tools) -> dict[str, dict]:
+    """Each bound specialist tool's model (as model_identity says it), prompt and length."""
+    from math_router.evals.provenance import text_hash
+
+    return {t.name: {**model_identity(t.specialist), "prompt": text_hash(t.spec.system_prompt),
+                     "max_tokens": t.spec.max_tokens}
+            for t in tools if getattr(t, "specialist", None) is not None and getattr(t, "spec", None)}
 
 
 def reasoning_effort(chat, method: str) -> str | None:
@@ -335,7 +380,8 @@ def device(setup: Setup) -> str | None:
 
 def load_local_models(setup: Setup) -> None:
     """Load every GGUF the setup runs in process now, not on the first request (a server)."""
-    for model in (setup.orchestrator, setup.baseline, *setup.specialists.values()):
+    for model in (setup.orchestrator, setup.baseline, *setup.specialists.values(),
+                  *(getattr(t, "specialist", None) for t in setup.tools)):
         runtime = getattr(getattr(model, "inner", model), "runtime", None)
         if runtime is not None:
             runtime.llama  # noqa: B018 (loads on first access)

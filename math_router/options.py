@@ -62,6 +62,8 @@ class ModelOptions:
     specialist_mode: str = DEFAULT_MODE  # "tir": the specialist writes and runs Python
     samples_mix: tuple[tuple[str, int], ...] = ()  # the cascade's samples per mode: (("cot", 2), ("tir", 2))
     tools: tuple[str, ...] = ()  # more tools: "python", "module:function", an installed tool's name
+    # Specialist models as tools (tools.specialist): (name, model, system prompt or None).
+    specialist_tools: tuple[tuple[str, str, str | None], ...] = ()
     llm_model: str | None = None  # the llm baseline's model when it is not the orchestrator
     # OpenAI's reasoning_effort (engine.openai_models.EFFORTS). The orchestrator's: None sends
     # "none" on tool turns to a model that reasons by default, nothing elsewhere. The llm

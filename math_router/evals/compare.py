@@ -48,6 +48,8 @@ class Stats:
                                                          "level": defaultdict(list)}
         self.voted = self.escalated = 0
         self.batch_calls = 0
+        # Every component apart (the orchestrator, the specialist, each specialist tool).
+        self.components: dict[str, dict] = {}
 
     def add(self, r: dict) -> None:
         self.attempted += 1
@@ -78,6 +80,15 @@ class Stats:
             usage = (r["usage"] or {}).get(component, {})
             for kind in ("input_tokens", "output_tokens", "reasoning_tokens"):
                 self.tokens[f"{component}_{kind}"] += usage.get(kind, 0)
+        for component, usage in (r["usage"] or {}).items():
+            part = self.components.setdefault(component, {"calls": 0, "input_tokens": 0,
+                                                          "output_tokens": 0, "seconds": 0.0,
+                                                          "cost_usd": 0.0})
+            for key in ("calls", "input_tokens", "output_tokens", "seconds"):
+                part[key] += usage.get(key, 0) or 0
+            cost = (r.get("component_cost_usd") or {}).get(component, 0.0)
+            part["cost_usd"] = None if part["cost_usd"] is None or cost is None \
+                else part["cost_usd"] + cost
         self.tool_calls += r["tool_calls"]
         self.batch_calls += r.get("batch_calls") or 0
         self.costs_known &= r["cost_usd"] is not None
@@ -129,6 +140,7 @@ class Stats:
                 "cached_calls": int(self.spent["cached_calls"]),
             },
             "models": {c: sorted(v) for c, v in self.models.items()},
+            "components": self.components,
             "device": sorted(self.devices),
             "ended": dict(self.ended) or None,
             **({"escalation_rate": self.escalated / self.voted} if self.voted else {}),

@@ -80,11 +80,18 @@ def llm(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
                     prices=setup.options.prices)
 
 
+def router_system(setup: Setup) -> str:
+    """The router's system prompt, naming the tools it has beside slm_help (the schemas say
+    what each takes; this says they are there to use)."""
+    others = [t.name for t in setup.tools]
+    return ROUTER_SYSTEM + (f" You also have: {', '.join(others)}." if others else "")
+
+
 def router(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
     opts = setup.options
     chat = _need(setup.orchestrator, "router", "an orchestrator model")
     specialist = _need(setup.specialist, "router", "a specialist")
-    messages = conversation(ROUTER_SYSTEM, question, history)
+    messages = conversation(router_system(setup), question, history)
     sampling = attrs.evolve(opts.sampling, k=opts.router_samples) \
         if opts.router_samples > 1 else None
     stop_at = opts.threshold if sampling is not None and opts.agree_stop else None
@@ -319,7 +326,8 @@ def prompts(method: str, setup: Setup) -> dict[str, str]:
             texts[f"specialist_system_{mode}"] = mode_named(mode).system
     declared = DECLARED[method]
     if declared.system:
-        texts["orchestrator_system"] = declared.system
+        texts["orchestrator_system"] = router_system(setup) if method == "router" \
+            else declared.system
     if method == "probe":  # it asks as the llm and as the cascade do
         texts["orchestrator_system_llm"] = LLM_SYSTEM
         texts["orchestrator_system_cascade"] = CASCADE_SYSTEM

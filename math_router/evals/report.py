@@ -169,6 +169,23 @@ def details_table(comparison: dict) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+def components_text(comparison: dict) -> str:
+    """Each model behind each method apart, when a method has more than the orchestrator and
+    the specialist (a specialist tool: its calls, tokens, seconds, cost)."""
+    from tabulate import tabulate
+
+    methods = comparison["methods"]
+    if not any(set(s.get("components") or {}) - {"orchestrator", "specialist"}
+               for s in methods.values()):
+        return ""
+    rows = [[method, component, f"{c['calls']:,}", f"{c['input_tokens']:,} / {c['output_tokens']:,}",
+             f"{c['seconds']:.1f}", _money(c["cost_usd"], 6)]
+            for method, s in methods.items() for component, c in (s.get("components") or {}).items()]
+    return "By component (every model call of each method):\n" + tabulate(
+        rows, headers=["method", "component", "calls", "tokens in / out", "seconds", "cost"],
+        tablefmt="github", disable_numparse=True)
+
+
 def _alone(latency: dict | None) -> str:
     return "-" if not latency else f"{latency['median_seconds']:.2f} ({latency['n']})"
 
@@ -337,7 +354,7 @@ def report_text(comparison: dict, results: dict[str, list[dict]]) -> str:
     parts = [tradeoff_table(comparison), "", details_table(comparison), ""]
     for text in (versus_llm_text(comparison), pairs_text(comparison), breakdown_text(comparison),
                  agreement_text(agreement(results)), curve_text(comparison),
-                 probe_curve_text(comparison)):
+                 probe_curve_text(comparison), components_text(comparison)):
         if text:
             parts += [text, ""]
     parts += notes(comparison)
@@ -356,7 +373,8 @@ def write_markdown(out: Path, comparison: dict, results: dict[str, list[dict]],
                         ("Breakdown", breakdown_text(comparison)),
                         ("Agreement", agreement_text(agreement(results))),
                         ("Cascade threshold curve", curve_text(comparison)),
-                        ("Probe routing curve", probe_curve_text(comparison))):
+                        ("Probe routing curve", probe_curve_text(comparison)),
+                        ("By component", components_text(comparison))):
         if text:
             fenced = text if text.lstrip().startswith("|") else f"```\n{text}\n```"
             lines += [f"## {title}", "", fenced, ""]

@@ -223,6 +223,7 @@ def shared_runtime(path: str | os.PathLike, *, gpu_layers: int | None = None,
     key = (str(Path(path).resolve()), gpu_layers, n_ctx, n_threads)
     with _runtimes_lock:
         if key not in _runtimes:
-            _runtimes[key] = LlamaRuntime(path, gpu_layers=gpu_layers, n_ctx=n_ctx,
-                                          n_threads=n_threads)
+            # An absolute path: the runtime outlives the working directory it was named from.
+            _runtimes[key] = LlamaRuntime(Path(path).absolute(), gpu_layers=gpu_layers,
+                                          n_ctx=n_ctx, n_threads=n_threads)
         return _runtimes[key]

@@ -34,8 +34,21 @@ class Mode:
 
     @property
     def identity(self) -> str:
-        """What the response cache adds to a specialist's identity (nothing for the default)."""
-        return "" if self is COT else f":{self.name}"
+        """What the response cache adds to a specialist's identity (nothing for the default; a
+        prompt of the user's own, by its hash)."""
+        if self is COT:
+            return ""
+        if self.name in MODES:
+            return f":{self.name}"
+        import hashlib
+
+        return f":{self.name}:{hashlib.sha256(self.system.encode('utf-8')).hexdigest()[:12]}"
+
+
+def prompt_mode(name: str, system: str) -> Mode:
+    """A specialist tool's own mode: its system prompt, prose answers (a \\boxed{} one, if
+    any, is its answer)."""
+    return Mode(name, system, runs_code=False)
 
 
 COT = Mode("cot", COT_SYSTEM_PROMPT, runs_code=False)
@@ -50,9 +63,9 @@ def mode_named(name: str) -> Mode:
     return MODES[name]
 
 
-def specialist_mode(name: str, executor: object | None) -> Mode:
-    """A specialist's mode: one that runs code needs an `executor` to run it."""
-    mode = mode_named(name)
+def specialist_mode(name: str | Mode, executor: object | None) -> Mode:
+    """A specialist's mode (by name, or a Mode): one that runs code needs an `executor`."""
+    mode = name if isinstance(name, Mode) else mode_named(name)
     if mode.runs_code and executor is None:
         raise ValueError("tool-integrated reasoning needs an executor")
     return mode

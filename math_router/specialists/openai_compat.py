@@ -129,7 +129,7 @@ class OpenAISpecialist:
 
     def _request(self, question: str, *, temperature: float, top_p: float,
                  seed: int | None) -> SpecialistResult:
-        request = {"model": self.name, "messages": COT.messages(question),
+        request = {"model": self.name, "messages": self.mode.messages(question),
                    "temperature": temperature, "max_tokens": self.max_tokens}
         if top_p < 1.0:
             request["top_p"] = top_p
@@ -151,7 +151,7 @@ class OpenAISpecialist:
             tokens = (getattr(choice, "logprobs", None) and choice.logprobs.content) or []
             details["confidence"] = confidence([t.token for t in tokens],
                                                [t.logprob for t in tokens])
-        return SpecialistResult(text=text, answer=COT.answer(text),
+        return SpecialistResult(text=text, answer=self.mode.answer(text),
                                 usage=response_usage(response, seconds, self.base_url),
                                 seconds=seconds, details=details)
 
