@@ -984,9 +984,11 @@ def report(results, no_plots, prices):
 @click.option("--max-connections", type=click.IntRange(1),
               default=SERVER["max_connections"].default, show_default=True,
               help="Open connections in all; past it, 503.")
-@click.option("--max-queue", type=click.IntRange(0), default=64, show_default=True,
+@click.option("--max-queue", type=click.IntRange(0), default=SERVER["max_queue"].default,
+              show_default=True,
               help="Requests that may wait for a turn; past that, 429 with Retry-After.")
-@click.option("--max-question-chars", type=click.IntRange(1), default=20_000, show_default=True,
+@click.option("--max-question-chars", type=click.IntRange(1),
+              default=SERVER["max_question_chars"].default, show_default=True,
               help="Longest question accepted (a longer one is a 400).")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Append one JSON line per request (time, model, question hash, answer, cost, "

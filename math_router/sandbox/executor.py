@@ -97,8 +97,9 @@ class PythonExecutor:
         except _WorkerGone as gone:
             worker.close()
             worker = None
-            reply = {"stdout": "", "stderr": "", "killed": "supervisor",
-                     "error": f"the sandbox failed: {gone}", "seconds": 0.0}
+            from math_router.sandbox.worker import failure_reply
+
+            reply = {**failure_reply(), "error": f"the sandbox failed: {gone}"}
         finally:
             self._give_back(worker)
         return self._execution(code, reply)
@@ -175,9 +176,11 @@ class _WorkerGone(Exception):
 
 
 def worker_environment() -> dict:
-    """No inherited variables: the worker (and the code) never see keys or tokens."""
-    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    """No inherited variables: the worker (and the code) never see keys or tokens. The one
+    definition is the worker's own (imported here when a worker starts, not before)."""
+    from math_router.sandbox.worker import CODE_ENVIRONMENT
+
+    return dict(CODE_ENVIRONMENT)
 
 
 class _Worker:

@@ -68,6 +68,19 @@ NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+# The environment the code runs in, and the worker too (executor.worker_environment): nothing
+# inherited, so no key or token; HOME and TMPDIR (the code's own folder) are added where it
+# starts.
+CODE_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
+                    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                    "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def failure_reply(stderr: str = "") -> dict:
+    """The reply of a run the supervisor ended (or that could not start): no exit code."""
+    return {"stdout": "", "stderr": stderr, "exit_code": None, "signal": None,
+            "killed": "supervisor", "seconds": 0.0}
+
 
 def landlock_abi() -> int:
     try:
@@ -293,8 +306,7 @@ def code_process(code: str, workdir: str, out_fd: int, err_fd: int, limits: dict
         if isolation.get("landlock"):
             restrict_files(workdir, readable_paths(), isolation["landlock"])
         os.environ.clear()
-        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
-                           "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+        os.environ.update({**CODE_ENVIRONMENT, "HOME": workdir, "TMPDIR": workdir})
         status = run_code(code)
     except BaseException:
         status = 1
@@ -327,9 +339,8 @@ def runner(request: dict, reply_fd: int, isolation: dict) -> None:
             build_root(base, workdir, readable_paths(), int(limits.get("disk_mb", 256)))
             isolation = {**isolation, "private_root": base}
         except OSError:  # what this kernel refused: no code runs outside the fence as root
-            os.write(reply_fd, (json.dumps({"stdout": "", "stderr": "the sandbox could not be "
-                                            "built", "exit_code": None, "signal": None,
-                                            "killed": "supervisor", "seconds": 0.0}) + "\n").encode())
+            os.write(reply_fd, (json.dumps(failure_reply("the sandbox could not be built"))
+                                + "\n").encode())
             return
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -639,8 +650,7 @@ def serve() -> None:
             code_pid = next((x["code_pid"] for x in replies if "code_pid" in x), None)
             if code_pid:
                 _kill(code_pid, {"pidns": False})
-            result = {"stdout": "", "stderr": "", "exit_code": None, "signal": None,
-                      "killed": "supervisor", "seconds": 0.0}
+            result = failure_reply()
         _send(result)
 
 
