@@ -340,22 +340,20 @@ def reasoning_effort(chat, method: str) -> str | None:
     """The effort the method's orchestrator turns run at, as run.json and the report say it:
     "none", "medium", ..., "default" (none sent: the API's own), or None for a model that
     takes no effort (a local GGUF)."""
-    inner = getattr(chat, "inner", chat)
-    inner = getattr(inner, "inner", inner)  # through the Batch API wrapper
-    if not hasattr(inner, "effort"):
+    effort = chat.card().effort
+    if effort is None:
         return None
-    return inner.effort(DECLARED[method].delegates) or "default"
+    return effort(DECLARED[method].delegates) or "default"
 
 
 def model_identity(model) -> dict:
     """What a model is, for run.json: a GGUF by file and hash, an API model by name and server."""
     from math_router.evals.provenance import file_identity
 
-    inner = getattr(model, "inner", model)  # through the cache wrapper
-    runtime = getattr(inner, "runtime", None)
-    if runtime is not None:
-        return {"gguf": file_identity(runtime.path)}
-    return {"model": inner.name, "base_url": getattr(inner, "base_url", None)}
+    card = model.card()
+    if card.runtime is not None:
+        return {"gguf": file_identity(card.runtime.path)}
+    return {"model": card.name, "base_url": card.base_url}
 
 
 def served_models(setup: Setup) -> dict[str, str]:
@@ -363,7 +361,7 @@ def served_models(setup: Setup) -> dict[str, str]:
     served = {}
     for role, model in (("orchestrator", setup.orchestrator), ("llm_baseline", setup.baseline),
                         ("specialist", setup.specialist)):
-        name = getattr(getattr(model, "inner", model), "served_model", None)
+        name = model.card().served if model is not None else None
         if name:
             served[role] = name
     return served
@@ -372,7 +370,7 @@ def served_models(setup: Setup) -> dict[str, str]:
 def device(setup: Setup) -> str | None:
     """Where the in-process models run (cpu, cuda, ...), or None when none does."""
     for model in (setup.specialist, setup.orchestrator):
-        runtime = getattr(getattr(model, "inner", model), "runtime", None)
+        runtime = model.card().runtime if model is not None else None
         if runtime is not None:
             return runtime.device
     return None
@@ -382,6 +380,6 @@ def load_local_models(setup: Setup) -> None:
     """Load every GGUF the setup runs in process now, not on the first request (a server)."""
     for model in (setup.orchestrator, setup.baseline, *setup.specialists.values(),
                   *(getattr(t, "specialist", None) for t in setup.tools)):
-        runtime = getattr(getattr(model, "inner", model), "runtime", None)
+        runtime = model.card().runtime if model is not None else None
         if runtime is not None:
             runtime.llama  # noqa: B018 (loads on first access)

@@ -2,12 +2,13 @@
 
     loop.py         run(chat, tools, messages) -> Trace; summarize() fills usage, seconds, cost
     chat.py         ChatModel protocol; OpenAIChat (openai SDK, any base_url)
+    model_card.py   ModelCard: what a model says of itself (its runtime, server, effort)
     http.py         the openai clients, with a deadline for each whole reply
     tool_call_text.py  tool calls written as text (<tool_call>, ```json) -> ToolRequests
     toolbox.py      Toolbox protocol and ToolResult: what the loop needs of its tools
     trace.py        Usage, ToolRequest, Turn, ToolCall, Trace (JSON round-trip)
     sampling.py     SamplingParams, GREEDY: how k solutions are sampled
-    answers.py      extract_answer, normalize: reading an answer out of a text
+    answers.py      extract_answer, normalize, vote, escalates: answers and the vote's rule
     pricing.py      the dated price table; cost(usage)
     openai_models.py  which OpenAI models reason by default, which retire when, replacements
     cache.py, caching.py  the SQLite response cache and the cached ChatModel

@@ -381,6 +381,9 @@ class BatchChat:
     base_url = property(lambda self: self.inner.base_url)
     served_model = property(lambda self: self.inner.served_model)
 
+    def card(self):
+        return self.inner.card()
+
     def check(self, *args) -> None:
         """The one small request before a run goes directly: it must answer now."""
         self.inner.check(*args)

@@ -25,6 +25,9 @@ class CachedModel:
     local = property(lambda self: self.inner.local)
     identity = property(lambda self: self.inner.identity)
 
+    def card(self):
+        return self.inner.card()
+
     def check(self, *args) -> None:
         """A test request goes to the model itself, never to the cache."""
         check = getattr(self.inner, "check", None)

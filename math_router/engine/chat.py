@@ -13,6 +13,7 @@ import time
 from typing import Any, Protocol
 
 from math_router.engine import http, openai_models
+from math_router.engine.model_card import ModelCard
 from math_router.engine.errors import ParameterRefused, ToolsRefusedAtEffort, TransportError, UserError
 from math_router.engine.tool_call_text import parse_tool_calls
 from math_router.engine.trace import ToolRequest, Turn, Usage
@@ -29,6 +30,8 @@ class ChatModel(Protocol):
 
     def complete(self, messages: list[dict], tools: list[dict],
                  tool_choice: str | dict | None = None) -> Turn: ...
+
+    def card(self) -> ModelCard: ...
 
 
 def resolve_api_key(api_key: str | None) -> str | None:
@@ -72,6 +75,10 @@ class OpenAIChat:
         self._timeout = timeout
         self._client = http.client(api_key=self._key, base_url=base_url, timeout=timeout,
                                    max_retries=max_retries)
+
+    def card(self) -> ModelCard:
+        return ModelCard(self.name, local=False, base_url=self.base_url, served=self.served_model,
+                         effort=self.effort)
 
     @property
     def identity(self) -> str:

@@ -38,6 +38,11 @@ class LlamaChat:
         self.decoder = decoder
         self._grammars: dict[str, object] = {}
 
+    def card(self):
+        from math_router.engine.model_card import ModelCard
+
+        return ModelCard(self.name, local=True, runtime=self.runtime)
+
     @property
     def identity(self) -> str:
         return f"{self.runtime.identity}:max{self.max_tokens}"

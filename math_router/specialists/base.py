@@ -76,6 +76,8 @@ class Specialist(Protocol):
     def sample(self, question: str, params: SamplingParams,
                settled: Callable[[list[str | None]], bool] | None = None) -> SampleSet: ...
 
+    def card(self): ...  # engine.model_card.ModelCard
+
 
 class ReadingSpecialist(Specialist, Protocol):
     """A specialist whose hidden state can be read (in process, on llama.cpp's batched

@@ -53,6 +53,11 @@ class OpenAISpecialist:
         return (f"openai:{self.base_url}:{self.name}:max{self.max_tokens}{self.mode.identity}"
                 + (":logprobs" if self.logprobs else ""))
 
+    def card(self):
+        from math_router.engine.model_card import ModelCard
+
+        return ModelCard(self.name, local=False, base_url=self.base_url, served=self.served_model)
+
     def check(self) -> None:
         """One token for a tiny question, with the parameters real requests send."""
         call_openai(self._client.chat.completions.create, self.base_url, self._key,

@@ -48,6 +48,11 @@ class QwenMathSpecialist:
         return (f"{self.runtime.identity}:max{self.max_tokens}{self.mode.identity}"
                 + (":logprobs" if self.logprobs else ""))
 
+    def card(self):
+        from math_router.engine.model_card import ModelCard
+
+        return ModelCard(self.name, local=True, runtime=self.runtime)
+
     @property
     def reads_hidden_state(self) -> bool:
         return self.decoder is not None
