@@ -95,45 +95,52 @@ def check_host(host: str, api_key: str | None) -> None:
                         "MATH_ROUTER_API_KEY), which clients then send as their API key")
 
 
-def create_app(solver, settings: ServerSettings = ServerSettings()):
-    """The ASGI app: Starlette routes over `solver` (api.Solver)."""
-    import anyio
-    from starlette.applications import Starlette
-    from starlette.exceptions import HTTPException
-    from starlette.responses import JSONResponse, Response, StreamingResponse
-    from starlette.routing import Route
+def _json(data: dict, status_code: int = 200):
+    from starlette.responses import JSONResponse
 
-    from math_router.server_metrics import ServerMetrics
+    return JSONResponse(data, status_code=status_code)
 
-    limiter = anyio.CapacityLimiter(settings.max_concurrency)
-    state = {"admitted": 0}  # in flight and waiting; the event loop is one thread
-    metrics = ServerMetrics()
-    log_lock = threading.Lock()
-    created = int(time.time())
 
-    def authorize(request) -> None:
-        if settings.api_key is None:
+class ChatService:
+    """The server's handlers over one `solver` (api.Solver), each a method: requests are read,
+    admitted (a turn, or a place in the queue), answered, logged and counted here; create_app
+    routes to them."""
+
+    def __init__(self, solver, settings: ServerSettings):
+        import anyio
+
+        from math_router.server_metrics import ServerMetrics
+
+        self.solver, self.settings = solver, settings
+        self.limiter = anyio.CapacityLimiter(settings.max_concurrency)
+        self.admitted = 0  # in flight and waiting; the event loop is one thread
+        self.metrics = ServerMetrics()
+        self.log_lock = threading.Lock()
+        self.created = int(time.time())
+
+    def authorize(self, request) -> None:
+        if self.settings.api_key is None:
             return
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), settings.api_key.encode()):
+                token.strip().encode(), self.settings.api_key.encode()):
             raise RequestError(401, "Incorrect API key provided: send Authorization: Bearer "
                                     "<the server's key>", code="invalid_api_key")
 
-    async def read_body(request) -> dict:
+    async def read_body(self, request) -> dict:
         data = bytearray()
         seen = 0
         async for chunk in request.stream():
             seen += len(chunk)
-            if seen <= settings.max_body_bytes:
+            if seen <= self.settings.max_body_bytes:
                 data += chunk
-            elif seen > DRAIN_FACTOR * settings.max_body_bytes:
+            elif seen > DRAIN_FACTOR * self.settings.max_body_bytes:
                 break  # past this, the connection is cut rather than read
-        if seen > settings.max_body_bytes:
+        if seen > self.settings.max_body_bytes:
             # Read (and dropped) up to a bound before answering: a client still sending its
             # body when the server closes sees a reset, not the 413.
-            raise _too_large(settings)
+            raise _too_large(self.settings)
         try:
             body = json.loads(data)
         except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting too: not a request
@@ -143,67 +150,69 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
             raise RequestError(400, "the body must be a JSON object")
         return body
 
-    def write_log(entry: dict) -> None:
-        if settings.log is None:
+    def write_log(self, entry: dict) -> None:
+        if self.settings.log is None:
             return
-        with log_lock, settings.log.open("a", encoding="utf-8") as f:
+        with self.log_lock, self.settings.log.open("a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
-    def admit() -> None:
+    def admit(self) -> None:
         """A turn, or a 429 when every turn and every place in the queue is taken."""
-        if state["admitted"] >= settings.max_concurrency + settings.max_queue:
-            raise RequestError(429, f"the server is answering {settings.max_concurrency} "
-                                    f"requests and {settings.max_queue} wait; try again shortly",
+        if self.admitted >= self.settings.max_concurrency + self.settings.max_queue:
+            raise RequestError(429, f"the server is answering {self.settings.max_concurrency} "
+                                    f"requests and {self.settings.max_queue} wait; try again shortly",
                                "rate_limit_error", code="rate_limit_exceeded",
-                               headers={"Retry-After": str(settings.retry_after)})
-        state["admitted"] += 1
-        metrics.in_flight.inc()
+                               headers={"Retry-After": str(self.settings.retry_after)})
+        self.admitted += 1
+        self.metrics.in_flight.inc()
 
-    def release() -> None:
-        state["admitted"] -= 1
-        metrics.in_flight.dec()
+    def release(self) -> None:
+        self.admitted -= 1
+        self.metrics.in_flight.dec()
 
-    def failed(e: RequestError, asked: ChatRequest | None, start: float) -> None:
+    def failed(self, e: RequestError, asked: ChatRequest | None, start: float) -> None:
         model = asked.model if asked else None
         if model is not None or e.status >= 500:
-            write_log(log_entry(settings, model, asked.question if asked else "", None, start,
+            self.write_log(log_entry(self.settings, model, asked.question if asked else "", None, start,
                                 e.status, str(e)))
-        metrics.answered(model, e.status, time.perf_counter() - start)
+        self.metrics.answered(model, e.status, time.perf_counter() - start)
 
-    def answered(result, asked: ChatRequest, ignored: list[str], start: float) -> dict:
+    def answered(self, result, asked: ChatRequest, ignored: list[str], start: float) -> dict:
         reply = completion_body(result, asked)
         reply["math_router"]["ignored_fields"] = ignored  # checked, and without effect here
-        write_log(log_entry(settings, asked.model, asked.question, result, start, 200))
-        metrics.answered(asked.model, 200, time.perf_counter() - start, result.trace)
+        self.write_log(log_entry(self.settings, asked.model, asked.question, result, start, 200))
+        self.metrics.answered(asked.model, 200, time.perf_counter() - start, result.trace)
         return reply
 
-    async def chat_completions(request):
+    async def chat_completions(self, request):
         start = time.perf_counter()
         asked = None
         try:
-            authorize(request)
-            body = await read_body(request)
-            asked = parse_request(body, solver.methods, settings)
-            admit()
+            self.authorize(request)
+            body = await self.read_body(request)
+            asked = parse_request(body, self.solver.methods, self.settings)
+            self.admit()
         except RequestError as e:
-            failed(e, asked, start)
+            self.failed(e, asked, start)
             return e.response()
         ignored = sorted(k for k in body if k not in READ_FIELDS)
         if asked.stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(streamed(request, asked, ignored, include_usage, start),
+            from starlette.responses import StreamingResponse
+
+            return StreamingResponse(self.streamed(request, asked, ignored, include_usage, start),
                                      media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
         try:
-            result = await solve_while_connected(request, solver, asked, limiter)
+            result = await solve_while_connected(request, self.solver, asked, self.limiter)
         except RequestError as e:
-            failed(e, asked, start)
+            self.failed(e, asked, start)
             return e.response()
         finally:
-            release()
-        return JSONResponse(answered(result, asked, ignored, start))
+            self.release()
+        return _json(self.answered(result, asked, ignored, start))
 
-    async def streamed(request, asked: ChatRequest, ignored: list[str], include_usage: bool,
+    async def streamed(self, request, asked: ChatRequest, ignored: list[str], include_usage: bool,
                        start: float):
         """Server-sent events as the answer is made: the role at once, each step the method
         takes (a tool call, the specialist's vote: as `reasoning_content`, which chat UIs show
@@ -214,7 +223,7 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
 
         steps: queue.Queue = queue.Queue()
         head = chunk_head(asked.model)
-        work = asyncio.ensure_future(solve_while_connected(request, solver, asked, limiter,
+        work = asyncio.ensure_future(solve_while_connected(request, self.solver, asked, self.limiter,
                                                            progress=steps.put))
         try:
             yield sse_event({**head, "choices": [{"index": 0, "delta": {
@@ -231,72 +240,82 @@ def create_app(solver, settings: ServerSettings = ServerSettings()):
             try:
                 result = work.result()
             except RequestError as e:
-                failed(e, asked, start)
+                self.failed(e, asked, start)
                 yield sse_event({"error": {"message": str(e), "type": e.type, "param": e.param,
                                            "code": e.code}})
                 yield b"data: [DONE]\n\n"
                 return
-            reply = answered(result, asked, ignored, start)
+            reply = self.answered(result, asked, ignored, start)
             for event in sse_chunks({**reply, "id": head["id"], "created": head["created"]},
                                     include_usage, with_role=False):
                 yield event
         finally:
-            release()
+            self.release()
             if not work.done():
                 work.cancel()
 
-    async def models(request):
+    async def models(self, request):
         try:
-            authorize(request)
+            self.authorize(request)
         except RequestError as e:
             return e.response()
-        return JSONResponse({"object": "list", "data": [
-            {"id": m, "object": "model", "created": created, "owned_by": "math-router"}
-            for m in solver.methods]})
+        return _json({"object": "list", "data": [
+            {"id": m, "object": "model", "created": self.created, "owned_by": "math-router"}
+            for m in self.solver.methods]})
 
-    async def one_model(request):
+    async def one_model(self, request):
         try:
-            authorize(request)
+            self.authorize(request)
             model = request.path_params["model"]
-            if model not in solver.methods:
+            if model not in self.solver.methods:
                 raise RequestError(404, f"The model '{model}' does not exist; this server serves "
-                                        + ", ".join(solver.methods), param="model",
+                                        + ", ".join(self.solver.methods), param="model",
                                    code="model_not_found")
         except RequestError as e:
             return e.response()
-        return JSONResponse({"id": model, "object": "model", "created": created,
+        return _json({"id": model, "object": "model", "created": self.created,
                              "owned_by": "math-router"})
 
-    async def metrics_text(request):
+    async def metrics_text(self, request):
         try:
-            authorize(request)
+            self.authorize(request)
         except RequestError as e:
             return e.response()
-        body, content_type = metrics.exposition()
+        from starlette.responses import Response
+
+        body, content_type = self.metrics.exposition()
         return Response(body, media_type=content_type)
 
-    async def health(request):
-        return JSONResponse({"status": "ok", "models": solver.methods,
-                             "in_flight_and_waiting": state["admitted"],
-                             "max_concurrency": settings.max_concurrency,
-                             "max_queue": settings.max_queue})
+    async def health(self, request):
+        return _json({"status": "ok", "models": self.solver.methods,
+                             "in_flight_and_waiting": self.admitted,
+                             "max_concurrency": self.settings.max_concurrency,
+                             "max_queue": self.settings.max_queue})
 
-    async def http_error(request, exc: HTTPException):
+    async def http_error(self, request, exc):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         return RequestError(exc.status_code, f"{request.method} {request.url.path}: "
                                              f"{exc.detail}", code=code).response()
 
-    async def unexpected(request, exc: Exception):  # a bug of ours: a line, never a traceback out
+    async def unexpected(self, request, exc: Exception):  # a bug of ours: a line, never a traceback out
         print(f"math-router serve: {type(exc).__name__}: {exc}", file=sys.stderr)
         return RequestError(500, f"internal error ({type(exc).__name__})", "server_error").response()
 
+
+def create_app(solver, settings: ServerSettings = ServerSettings()):
+    """The ASGI app: Starlette routes to a ChatService's handlers."""
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.routing import Route
+
+    service = ChatService(solver, settings)
     app = Starlette(routes=[
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/models/{model:path}", one_model, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/metrics", metrics_text, methods=["GET"]),
-    ], exception_handlers={HTTPException: http_error, Exception: unexpected})
+        Route("/v1/chat/completions", service.chat_completions, methods=["POST"]),
+        Route("/v1/models", service.models, methods=["GET"]),
+        Route("/v1/models/{model:path}", service.one_model, methods=["GET"]),
+        Route("/health", service.health, methods=["GET"]),
+        Route("/metrics", service.metrics_text, methods=["GET"]),
+    ], exception_handlers={HTTPException: service.http_error, Exception: service.unexpected})
     return AccessLog(app) if settings.access_log else app
 
 
