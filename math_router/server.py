@@ -352,7 +352,8 @@ def _too_large(settings: ServerSettings) -> RequestError:
 
 # The fields a request may carry: what this server reads, and what it checks as OpenAI does but
 # does not use (a method's own models choose their sampling; the reply says which it ignored).
-READ_FIELDS = {"model", "messages", "stream", "stream_options", "n", "seed", "stop"}
+READ_FIELDS = {"model", "messages", "stream", "stream_options", "n", "seed", "stop",
+               "temperature", "top_p", "max_tokens", "max_completion_tokens"}
 
 # Fields with a value no method can honour: refused with a 400 naming them, never ignored.
 def _refused(body: dict) -> tuple[str, str] | None:
@@ -433,7 +434,8 @@ def check_fields(body: dict) -> None:
             options.get("include_usage", False), bool)):
         raise RequestError(400, "stream_options must be an object like {\"include_usage\": true}",
                            param="stream_options", code="invalid_type")
-    for name in ("seed", "stop"):  # read, so checked here as the others are
+    for name in ("seed", "stop", "temperature", "top_p", "max_tokens", "max_completion_tokens"):
+        # read, so checked here as the others are
         valid, wanted = CHECKED_FIELDS[name]
         if body.get(name) is not None and not valid(body[name]):
             raise RequestError(400, f"{name} must be {wanted}, got {json.dumps(body[name])[:60]}",
@@ -454,6 +456,9 @@ class ChatRequest:
     stream: bool = False
     seed: int | None = None  # seeds the samples of this question
     stop: tuple[str, ...] = ()  # the reply's text ends before the first of these
+    # The orchestrator's turns, for this request (engine.turn_params): temperature, top_p,
+    # max_tokens (max_completion_tokens by its newer name).
+    turn: dict = attrs.field(factory=dict)
 
 
 # Roles a conversation may hold; a developer message is a system prompt by OpenAI's newer name.
@@ -499,8 +504,11 @@ def parse_request(body: dict, methods: list[str], settings: ServerSettings) -> C
         raise RequestError(400, "n must be 1: a method gives one answer per request", param="n")
     check_fields(body)
     stop = body.get("stop")
+    turn = {"temperature": body.get("temperature"), "top_p": body.get("top_p"),
+            "max_tokens": body.get("max_completion_tokens", body.get("max_tokens"))}
     return ChatRequest(model, question, history, stream, seed=body.get("seed"),
-                       stop=(stop,) if isinstance(stop, str) else tuple(stop or ()))
+                       stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
+                       turn={k: v for k, v in turn.items() if v is not None})
 
 
 def conversation_before(messages: list[dict], settings: ServerSettings) -> tuple[dict, ...]:
@@ -548,12 +556,13 @@ async def solve_while_connected(request, solver, asked: ChatRequest, limiter, pr
 
     from math_router.engine.cancel import cancellable
     from math_router.engine.progress import reporting
+    from math_router.engine.turn_params import asking
 
     gone = threading.Event()
 
     def work():
         steps = reporting(progress) if progress is not None else contextlib.nullcontext()
-        with cancellable(gone), steps:
+        with cancellable(gone), steps, asking(**asked.turn):
             return solve(solver, asked)
 
     async def watch() -> None:
@@ -622,6 +631,8 @@ def completion_body(result, asked: ChatRequest) -> dict:
              "tool_calls": said["tool_calls"], "seconds": said["seconds"], "usage": said["usage"],
              "vote": None if vote is None else {k: vote.get(k) for k in (
                  "agreement", "escalated", "threshold", "majority", "candidates")}}
+    if asked.turn and not trace.turns:  # no orchestrator turn took them
+        extra["unused_parameters"] = sorted(asked.turn)
     if asked.history:
         extra["conversation"] = (
             "the orchestrator read the whole conversation" if DECLARED[model].reads_conversation

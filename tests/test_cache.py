@@ -167,3 +167,19 @@ def test_the_cache_survives_a_kill(tmp_path):
     cache = ResponseCache(path)
     assert cache.get("0") == {"i": 0, "pad": "x" * 2000}
     assert cache.get(str(count - 1))["i"] == count - 1
+
+
+def test_a_turn_asked_at_another_temperature_is_not_the_cached_answer(tmp_path):
+    from math_router.engine.turn_params import asking
+
+    cache = ResponseCache(tmp_path / "r.sqlite")
+    messages = [{"role": "user", "content": "What is 2+2?"}]
+    with ChatServer(lambda r: completion("\\boxed{4}")) as server:
+        chat = CachedChat(OpenAIChat("gpt-4o-mini", base_url=server.url, api_key="sk-test"), cache)
+        chat.complete(messages, [])
+        with asking(temperature=0.7, max_tokens=20):
+            chat.complete(messages, [])
+            assert chat.complete(messages, []).cached  # the same asked: from the cache
+        assert chat.complete(messages, []).cached  # none asked: the first answer again
+        sent = [(r.get("temperature"), r.get("max_tokens")) for r in server.requests]
+    assert sent[1] == (0.7, 20) and len(sent) == 2

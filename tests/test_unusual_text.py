@@ -220,11 +220,19 @@ def test_serve_answers_each_wrong_field_with_a_400_naming_it(served, extra, para
     assert len(orch.requests) == before  # refused before anything was paid
 
 
-def test_serve_says_which_fields_it_checked_and_ignored(served):
-    server, _ = served
-    status, body = post(server, {**ASK, "temperature": 0.2, "user": "me", "max_tokens": 50})
+def test_serve_honours_the_turn_parameters_and_names_what_it_ignored(served):
+    server, orch = served
+    status, body = post(server, {**ASK, "temperature": 0.2, "top_p": 0.9, "user": "me",
+                                 "max_tokens": 50})
     assert status == 200
-    assert body["math_router"]["ignored_fields"] == ["max_tokens", "temperature", "user"]
+    # temperature, top_p and max_tokens reach the orchestrator's turn; `user` has no effect.
+    sent = orch.requests[-1]
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.2, 0.9, 50)
+    assert body["math_router"]["ignored_fields"] == ["user"]
+    # Asked again at another temperature: not the cached answer of the first.
+    before = len(orch.requests)
+    status, _ = post(server, {**ASK, "temperature": 0.3})
+    assert status == 200 and len(orch.requests) == before + 1
 
 
 @pytest.mark.parametrize("raw", [b"[" * 1000 + b"]" * 1000, b'{"a":' * 1000 + b"1" + b"}" * 1000])

@@ -15,6 +15,7 @@
     batch_api.py    BatchChat, BatchRounds, BatchLedger: the OpenAI Batch API behind ChatModel
     appendlog.py    append-only JSONL that a kill cannot damage
     progress.py     say(): progress lines while a question is answered
+    cancel.py, turn_params.py  a request's context: its asker gone; its own temperature, ...
     hub.py          may the Hugging Face Hub be used right now?
     errors.py       UserError, TransportError, ToolError, UnusableText
 """

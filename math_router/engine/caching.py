@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from math_router.engine import turn_params
 from math_router.engine.cache import ResponseCache, cache_key
 from math_router.engine.trace import ToolRequest, Turn, Usage
 
@@ -39,8 +40,9 @@ class CachedChat(CachedModel):
 
     def complete(self, messages: list[dict], tools: list[dict],
                  tool_choice: str | dict | None = None) -> Turn:
+        wanted = turn_params.asked()  # a client's own temperature: another answer
         key = cache_key(kind="chat", model=self.identity, messages=messages, tools=tools,
-                        tool_choice=tool_choice)
+                        tool_choice=tool_choice, **({"asked": wanted} if wanted else {}))
         stored = self.cache.get(key)
         if stored is not None:
             usage = stored_usage(stored["usage"], stored["seconds"])

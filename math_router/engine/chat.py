@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any, Protocol
 
-from math_router.engine import http, openai_models
+from math_router.engine import http, openai_models, turn_params
 from math_router.engine.model_card import ModelCard
 from math_router.engine.errors import ParameterRefused, ToolsRefusedAtEffort, TransportError, UserError
 from math_router.engine.tool_call_text import parse_tool_calls
@@ -135,12 +135,17 @@ class OpenAIChat:
         # A model that thinks on this turn refuses temperature (and top_p, logprobs).
         thinking = effort not in (None, "none") or (
             effort is None and openai_models.reasons_by_default(self.name))
-        if self.temperature is not None and not thinking:
-            request["temperature"] = self.temperature
-        if self.max_tokens is not None:
+        wanted = turn_params.asked()  # a server's client may ask for its own
+        temperature = wanted.get("temperature", self.temperature)
+        if temperature is not None and not thinking:
+            request["temperature"] = temperature
+            if "top_p" in wanted:
+                request["top_p"] = wanted["top_p"]
+        max_tokens = wanted.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
             # Reasoning models want max_completion_tokens (their output includes the thinking).
             request["max_completion_tokens" if openai_models.reasons_by_default(self.name)
-                    else "max_tokens"] = self.max_tokens
+                    else "max_tokens"] = max_tokens
         for name, replacement in self.adjusted.items():
             self._adjust(request, name, replacement)
         return request

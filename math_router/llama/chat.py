@@ -11,6 +11,10 @@ import json
 import time
 import uuid
 
+import attrs
+
+from math_router.engine import turn_params
+from math_router.engine.sampling import GREEDY
 from math_router.engine.tool_call_text import parse_tool_calls
 from math_router.engine.trace import ToolRequest, Turn, Usage, parse_arguments, usage_of_response
 from math_router.llama.batched import BatchedDecoder
@@ -52,8 +56,12 @@ class LlamaChat:
         forced = tool_choice if isinstance(tool_choice, dict) and tools else None
         if self.decoder is not None:
             return self._batched(messages, tools, forced)
-        response = self.runtime.chat(template_messages(messages), max_tokens=self.max_tokens,
-                                     temperature=0.0, tools=tools or None, tool_choice=forced)
+        wanted = turn_params.asked()
+        response = self.runtime.chat(template_messages(messages),
+                                     max_tokens=wanted.get("max_tokens", self.max_tokens),
+                                     temperature=wanted.get("temperature", 0.0),
+                                     top_p=wanted.get("top_p", 1.0), tools=tools or None,
+                                     tool_choice=forced)
         choice = response["choices"][0]
         message = choice["message"]
         if message.get("tool_calls"):  # a forced call, shaped by a grammar
@@ -75,7 +83,11 @@ class LlamaChat:
         prompt = self.runtime.prompt_tokens(template_messages(messages), tools=tools or None,
                                             tool_choice=forced)
         grammar = self._grammar(forced, tools) if forced else None
-        out = self.decoder.generate(prompt, n=1, max_tokens=self.max_tokens, grammar=grammar)  # greedy
+        wanted = turn_params.asked()  # a server's client may ask for its own; else greedy
+        sampling = GREEDY if not wanted.get("temperature") else attrs.evolve(
+            GREEDY, temperature=wanted["temperature"], top_p=wanted.get("top_p", 1.0))
+        out = self.decoder.generate(prompt, n=1, max_tokens=wanted.get("max_tokens", self.max_tokens),
+                                    grammar=grammar, sampling=sampling)
         seconds = time.perf_counter() - start
         generation = out.generations[0]
         if forced:  # the grammar wrote the arguments of the forced tool
