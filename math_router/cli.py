@@ -134,7 +134,8 @@ def recorded_command(ctx: click.Context) -> list[str]:
         if isinstance(param, click.Argument):
             args.append(str(value))
         elif param.is_flag:
-            args.append(param.opts[0] if value else param.secondary_opts[0])
+            if value or param.secondary_opts:  # a plain flag set false is its default: nothing
+                args.append(param.opts[0] if value else param.secondary_opts[0])
         else:
             for one in (value if param.multiple else [value]):
                 args += [param.opts[0], _as_text(one)]

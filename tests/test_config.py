@@ -76,3 +76,15 @@ def test_help_comes_in_groups_with_every_option_once():
                 assert text.count(f"  {flag} ") + text.count(f"  {flag},") \
                     + text.count(f"  {flag}\n") + text.count(f"  {flag}/") >= 1, (command, flag)
     assert "Other options" not in CliRunner().invoke(cli, ["eval", "--help"]).output
+
+
+def test_a_flag_set_false_in_the_config_is_its_default(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("no-cache = false\n[eval]\nn = 2\n")
+    out = tmp_path / "run"
+    with ChatServer(orchestrator) as orch:
+        result = invoke("eval", "--config", str(config), "--method", "llm", "--out", str(out),
+                        "--base-url", orch.url, "--no-progress")
+    assert result.exit_code == 0, result.output
+    command = json.loads((out / "run.json").read_text())["command"]
+    assert "--no-cache" not in command and command[command.index("--n") + 1] == "2"
