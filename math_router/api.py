@@ -305,6 +305,10 @@ def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict
     from math_router.factory import (build_setup, default_concurrency, device, method_settings,
                                      served_models)
 
+    if max_cost is not None and opts.batch_api:
+        raise UserError("--max-cost with --batch-api: a batch round sends every problem at once, "
+                        "before any cost is known; see the estimate with --dry-run, or leave "
+                        "out --batch-api")
     if concurrency is None:
         concurrency = BATCH_WORKERS if opts.batch_api else default_concurrency(opts, names)
     setup = build_setup(names, opts, notify=notify, batch_out=out, concurrency=concurrency)

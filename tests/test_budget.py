@@ -28,7 +28,8 @@ def spent(cost):
 def test_a_problem_starts_only_if_every_one_in_flight_and_it_fit():
     clock = [0.0]
     budget = Budget(max_cost=0.10, clock=lambda: clock[0])
-    assert budget.may_start(0) and budget.may_start(3)  # nothing known yet: the first ones go
+    assert budget.may_start(0)  # the first problem goes, alone: nothing is known of costs yet
+    assert budget.verdict(1) == "wait"
     budget.add(spent(0.03))
     assert budget.may_start(1)  # 0.03 + 2 x 0.03 <= 0.10
     assert not budget.may_start(2) and "--max-cost 0.1" in budget.reason
@@ -232,3 +233,34 @@ def test_latency_sample_answers_again_one_at_a_time_without_the_cache(tmp_path):
     assert llm["concurrency"] == 3
     report = CliRunner().invoke(cli, ["report", str(out), "--no-plots"])
     assert "median s alone (n)" in report.output and "(2)" in report.output
+
+
+def test_a_budgeted_run_starts_alone_then_at_its_concurrency(tmp_path):
+    import threading
+    import time
+
+    lock, state = threading.Lock(), {"now": 0, "most": 0, "first_alone": None}
+
+    def counting(request):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            if state["first_alone"] is None:
+                state["first_alone"] = state["now"] == 1
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return orchestrator(request)
+
+    with ChatServer(counting) as orch:
+        result = run_eval(tmp_path / "run", orch, "--method", "llm", "--concurrency", "3",
+                          "--max-cost", "1", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert state["first_alone"] and state["most"] == 3  # no worker was lost to the wait
+
+
+def test_max_cost_with_the_batch_api_is_refused(tmp_path):
+    with ChatServer(orchestrator) as orch:
+        result = run_eval(tmp_path / "run", orch, "--method", "llm", "--batch-api",
+                          "--max-cost", "1")
+    assert result.exit_code == 1 and "--max-cost with --batch-api" in result.output

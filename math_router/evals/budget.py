@@ -7,7 +7,8 @@ folder stays whole and the same command (with a larger budget) goes on from ther
 
 What a problem will cost is not known before it runs: the estimate is the dearest
 problem this run has paid for so far, and a problem starts only if every problem in
-flight and it could cost that much and stay within the cap. Costs are what this run
+flight and it could cost that much and stay within the cap. Until one has finished, the
+first runs alone (nothing is known yet); then `--concurrency` applies. Costs are what this run
 pays (`spent`: a response-cache hit costs nothing), at the price table's prices; a
 call whose price is unknown stops the job, since nothing could be promised after it.
 """
@@ -28,6 +29,7 @@ class Budget:
         self.started: float | None = None  # when the first problem started (not the loading)
         self.spent = 0.0
         self.dearest = 0.0  # the most one problem has cost this run
+        self.known = False  # whether a problem has finished (and so its cost is known)
         self.reason: str | None = None  # why it stopped starting problems
         self._lock = threading.Lock()
 
@@ -49,18 +51,26 @@ class Budget:
                 return
             self.spent += cost
             self.dearest = max(self.dearest, cost)
+            self.known = True
 
     def may_start(self, in_flight: int) -> bool:
-        """Whether one more problem may start while `in_flight` are running."""
+        """Whether one more problem may start now while `in_flight` are running."""
+        return self.verdict(in_flight) == "go"
+
+    def verdict(self, in_flight: int) -> str:
+        """"go", "wait" (the first problem runs alone until its cost is known) or "stop" (the
+        budget covers no more: `reason` says why)."""
         with self._lock:
             if self.reason is not None:
-                return False
+                return "stop"
             if self.started is None:
                 self.started = self.clock()
             if self.max_seconds is not None and self.clock() - self.started >= self.max_seconds:
                 self.reason = f"--max-time {self.max_seconds:g} s reached"
+            elif self.max_cost is not None and not self.known and in_flight:
+                return "wait"  # nothing is known of a problem's cost yet
             elif self.max_cost is not None \
                     and self.spent + (in_flight + 1) * self.dearest > self.max_cost + 1e-12:
                 self.reason = (f"--max-cost {self.max_cost:g}: ${self.spent:.6f} spent, and the "
                                f"next problem may cost up to ${self.dearest:.6f}")
-            return self.reason is None
+            return "stop" if self.reason is not None else "go"

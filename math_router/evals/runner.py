@@ -182,10 +182,14 @@ def _solve_all(solve: SolveFn, make_record: RecordFn, problems: list[Problem], c
         try:
             while not stop.is_set():
                 with lock:
-                    if budget is not None and not budget.may_start(in_flight[0]):
-                        return  # the budget covers no more: start nothing new
-                    problem = next(pending, None)
+                    verdict = budget.verdict(in_flight[0]) if budget is not None else "go"
+                    problem = next(pending, None) if verdict == "go" else None
                     in_flight[0] += problem is not None
+                if verdict == "stop":
+                    return  # the budget covers no more: start nothing new
+                if verdict == "wait":
+                    stop.wait(0.05)  # the first problem's cost is not known yet
+                    continue
                 if problem is None:
                     return
                 try:
