@@ -27,7 +27,7 @@ from math_router.engine.answers import (escalates, extract_answer, normalize, vo
                                         votes_to_settle)
 from math_router.evals.voting import StopWhenSettled
 from math_router.options import DEFAULT_THRESHOLD, ModelOptions  # noqa: F401 (re-exported)
-from math_router.specialists.base import SampleSet, Specialist
+from math_router.specialists.base import SampleSet, Specialist, can_read
 from math_router.tools.base import ToolRegistry
 from math_router.tools.slm import slm_help_tool
 
@@ -218,7 +218,7 @@ def probe(setup: Setup, question: str, history: tuple[dict, ...] = ()) -> Trace:
                             "feed it; a GGUF specialist needs --batch)")
         p = fitted.probability(confidence_vector(features))
     else:
-        if not getattr(specialist, "reads_hidden_state", False):
+        if not can_read(specialist):
             raise UserError("this probe reads the specialist's hidden state: it needs a GGUF "
                             "specialist on the batched decoder")
         reading = specialist.read(question)

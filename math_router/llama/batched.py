@@ -443,14 +443,11 @@ class BatchedDecoder:
 
     def _hidden_state(self, index: int) -> np.ndarray:
         """A copy of the hidden state llama.cpp wrote for batch position `index`."""
-        import ctypes
-
         pointer = self._llama_cpp.llama_get_embeddings_ith(self._ctx.ctx, index)
         if not pointer:
             raise RuntimeError("llama.cpp returned no hidden state for the prompt's last token")
         n_embd = self._llama_cpp.llama_model_n_embd(self._model.model)
-        return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
-                                     shape=(n_embd,)).copy()
+        return step_sampling.floats(pointer, (n_embd,)).copy()
 
     def _add(self, token: int, position: int, seq_id: int, logits: bool) -> int:
         """One token into the batch; its index there."""
@@ -609,7 +606,7 @@ class BatchedDecoder:
             seq.finish_reason = "length"
             return
         interlude = request.interlude
-        if interlude is not None and "`" in self._piece(token):
+        if interlude is not None and "`" in self.piece(token):
             text = self._text(seq)
             if interlude.pause(text):
                 seq.paused = True
@@ -637,7 +634,8 @@ class BatchedDecoder:
             return
         seq.inject = tokens[:room]  # empty: it simply goes on from where it stood
 
-    def _piece(self, token: int) -> str:
+    def piece(self, token: int) -> str:
+        """A token's text (a part of a character, cut in two, shows as a replacement mark)."""
         return self._model.detokenize([token]).decode("utf-8", errors="replace")
 
     def _release(self, request: _Request, keep: bool = True) -> list[int]:

@@ -28,12 +28,16 @@ import numpy as np
 NEGLIGIBLE = 30.0
 
 
+def floats(pointer, shape: tuple[int, ...]) -> np.ndarray:
+    """A numpy view (no copy) of `shape` floats at a float* llama.cpp returned."""
+    return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
+                                 shape=shape)
+
+
 def logits_view(llama_cpp, ctx, n_outputs: int, n_vocab: int) -> np.ndarray:
     """The logits of the last decode's outputs, (n_outputs, n_vocab), a view into llama.cpp's own
     buffer: one row per batch position that asked for logits, in batch order."""
-    pointer = llama_cpp.llama_get_logits(ctx)
-    return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
-                                 shape=(n_outputs, n_vocab))
+    return floats(llama_cpp.llama_get_logits(ctx), (n_outputs, n_vocab))
 
 
 def take(rows: np.ndarray, wanted: list[int]) -> np.ndarray:

@@ -8,12 +8,13 @@ import attrs
 from math_router.engine.cache import cache_key
 from math_router.engine.caching import CachedModel, stored_usage
 from math_router.engine.trace import Usage
-from math_router.specialists.base import Reading, SampleSet, SamplingParams, SpecialistResult
+from math_router.specialists.base import (Reading, SampleSet, SamplingParams, SpecialistResult,
+                                          can_read)
 
 
 class CachedSpecialist(CachedModel):
 
-    reads_hidden_state = property(lambda self: getattr(self.inner, "reads_hidden_state", False))
+    reads_hidden_state = property(lambda self: can_read(self.inner))
 
     def read(self, question: str) -> Reading:
         key = cache_key(kind="read", model=self.identity, question=question)

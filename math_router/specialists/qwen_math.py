@@ -138,7 +138,8 @@ class QwenMathSpecialist:
         for i, g in enumerate(out.generations):
             extra = {"executions": programs.of_sample(i)} if programs else {}
             if confident:
-                extra["confidence"] = confidence([self._piece(t) for t in g.tokens], g.logprobs)
+                extra["confidence"] = confidence([self.decoder.piece(t) for t in g.tokens],
+                                                 g.logprobs)
             results.append(SpecialistResult(
                 # A cancelled sample's text is unfinished: it states no answer.
                 text=g.text,
@@ -156,9 +157,6 @@ class QwenMathSpecialist:
                       sum(g.completion_tokens for g in out.generations), calls=1, seconds=seconds)
         return SampleSet(results, usage, seconds, details)
 
-
-    def _piece(self, token: int) -> str:
-        return self.runtime.llama.detokenize([token]).decode("utf-8", errors="replace")
 
 
 def _cancelled(runtime) -> SpecialistResult:
