@@ -139,7 +139,7 @@ def runtime(smollm2):
 def test_a_paused_sequence_waits_while_the_others_decode(runtime, monkeypatch):
     decoder = BatchedDecoder(runtime, n_seq_max=4, ctx_per_seq=512)
     # Pause at any token: SmolLM2 writes no backticks, so ask on every token.
-    monkeypatch.setattr(decoder, "_piece", lambda token: "`")
+    monkeypatch.setattr(decoder, "piece", lambda token: "`")
     interlude = SlowAfter(after_chars=40, wait=1.5, text=" The waves are")
     prompt = runtime.prompt_tokens(COT.messages("Write three sentences about the sea."))
     finished = {}
@@ -175,7 +175,7 @@ def test_the_gguf_specialist_in_tir_mode_runs_its_programs(runtime, executor, mo
                                     executor=executor)
     # SmolLM2 does not write Python; make its first pause point a program, as Qwen would write.
     real_pause = tir.Programs.pause
-    monkeypatch.setattr(decoder, "_piece", lambda token: "`")
+    monkeypatch.setattr(decoder, "piece", lambda token: "`")
     monkeypatch.setattr(tir.Programs, "pause", lambda self, text: not self.executions)
     monkeypatch.setattr(tir, "program_to_run", lambda text: "print(6 * 7)")
     result = specialist.solve("What is 6 times 7?")
