@@ -811,8 +811,9 @@ def eval_command(method, dataset, n, seed, out, concurrency, no_progress, calibr
     click.echo(tradeoff_table(run.comparison))
     click.echo(f"\nwrote {run.out}/comparison.json; python cli.py report {run.out} for the rest")
     if run.stopped:
-        raise budget_stop(f"stopped: {run.stopped}; what finished is in {run.out}; the same "
-                          "command with a larger budget goes on")
+        from math_router.evals.budget import stopped_line
+
+        raise budget_stop(stopped_line(run.stopped, run.out))
     if run.errors:
         raise click.ClickException(f"{run.errors} problem(s) ended in an error and are counted apart "
                                    f"(see 'error' in {run.out}/results_*.jsonl); rerun the same "

@@ -28,25 +28,25 @@ def spent(cost):
 def test_a_problem_starts_only_if_every_one_in_flight_and_it_fit():
     clock = [0.0]
     budget = Budget(max_cost=0.10, clock=lambda: clock[0])
-    assert budget.may_start(0)  # the first problem goes, alone: nothing is known of costs yet
+    assert budget.verdict(0) == "go"  # the first problem goes, alone: nothing is known of costs yet
     assert budget.verdict(1) == "wait"
     budget.add(spent(0.03))
-    assert budget.may_start(1)  # 0.03 + 2 x 0.03 <= 0.10
-    assert not budget.may_start(2) and "--max-cost 0.1" in budget.reason
-    assert not budget.may_start(0)  # once stopped, it stays stopped
+    assert budget.verdict(1) == "go"  # 0.03 + 2 x 0.03 <= 0.10
+    assert budget.verdict(2) == "stop" and "--max-cost 0.1" in budget.reason
+    assert budget.verdict(0) == "stop"  # once stopped, it stays stopped
 
     timed = Budget(max_seconds=5, clock=lambda: clock[0])
     clock[0] = 100.0  # loading and checks before the first problem do not count
-    assert timed.may_start(10)
+    assert timed.verdict(10) == "go"
     clock[0] = 105.0
-    assert not timed.may_start(0) and "--max-time 5 s" in timed.reason
+    assert timed.verdict(0) == "stop" and "--max-time 5 s" in timed.reason
 
     unknown = Budget(max_cost=1.0)
     unknown.add(spent(None))
-    assert not unknown.may_start(0) and "--price" in unknown.reason
+    assert unknown.verdict(0) == "stop" and "--price" in unknown.reason
     free = Budget(max_cost=0.0)
     free.add({"error": "boom", "spent": {"cost_usd": 5.0}})  # a failed problem paid nothing here
-    assert free.may_start(0)
+    assert free.verdict(0) == "go"
 
 
 def records(out):

@@ -53,10 +53,6 @@ class Budget:
             self.dearest = max(self.dearest, cost)
             self.known = True
 
-    def may_start(self, in_flight: int) -> bool:
-        """Whether one more problem may start now while `in_flight` are running."""
-        return self.verdict(in_flight) == "go"
-
     def verdict(self, in_flight: int) -> str:
         """"go", "wait" (the first problem runs alone until its cost is known) or "stop" (the
         budget covers no more: `reason` says why)."""
@@ -74,3 +70,9 @@ class Budget:
                 self.reason = (f"--max-cost {self.max_cost:g}: ${self.spent:.6f} spent, and the "
                                f"next problem may cost up to ${self.dearest:.6f}")
             return "stop" if self.reason is not None else "go"
+
+
+def stopped_line(reason: str, out=None) -> str:
+    """What a job a budget stopped says, as its last line (eval and solve --input alike)."""
+    where = f"; what finished is in {out}" if out is not None else ""
+    return f"stopped: {reason}{where}; the same command with a larger budget goes on"

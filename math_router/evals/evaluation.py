@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 import attrs
 
 from math_router.engine.errors import BudgetReached
-from math_router.evals.budget import Budget
+from math_router.evals.budget import Budget, stopped_line
 from math_router.evals.datasets import Problem
 from math_router.evals.folders import (AnswerFolder, EvalFolder, one_writer, write_json_atomic,
                                       write_text_atomic)
@@ -157,9 +157,7 @@ def _answer(job: Job, method: str, problems: list[Problem], out: Path | None,
         write_answers_csv(folder, problems)
         write_json_atomic(folder.summary, summarize_answers(folder, problems, method, job))
     if job.budget is not None and job.budget.stopped:
-        where = f"; what finished is in {out}" if out is not None else ""
-        raise BudgetReached(f"stopped: {job.budget.reason}{where}; the same command with a "
-                            "larger budget goes on")
+        raise BudgetReached(stopped_line(job.budget.reason, out))
 
 
 def latest_answers(folder: AnswerFolder, problems: list[Problem]) -> Iterator[dict]:

@@ -31,10 +31,9 @@ def probe_curve(results: dict[str, list[dict]]) -> dict | None:
     cascade = {r["id"]: r for r in answered(results.get("cascade", []))}
     points = [_point(ids, share, probe, slm, llm) for share in SHARES]
     out = {"problems": len(ids), "points": points}
-    shared = [i for i in ids if i in cascade]
-    if shared:
-        rate = sum(bool(cascade[i].get("escalated")) for i in shared) / len(shared)
-        kept = [i for i in ids if i in cascade]
+    kept = [i for i in ids if i in cascade]  # the problems the cascade answered too
+    if kept:
+        rate = sum(bool(cascade[i].get("escalated")) for i in kept) / len(kept)
         matched = _point(kept, rate, probe, slm, llm)
         right_probe = matched.pop("right_ids")
         right_cascade = {i for i in kept if cascade[i]["correct"]}
