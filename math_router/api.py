@@ -247,26 +247,22 @@ def _calibrate_probe(dataset: str, target, *, n, seed, out, options: ModelOption
                      concurrency, progress, notify, vote_share) -> dict:
     """The probe method's bands: the probe's scores on calibration problems it was not
     trained on (those are left out), read from the specialist's prompt evaluation alone."""
-    import json
-
     from math_router.evals.calibrate import VOTE_SHARE, probe_bands
-    from math_router.evals.datasets import load_problems
-    from math_router.evals.folders import write_text_atomic
+    from math_router.evals.datasets import Fields, load_problems
     from math_router.evals.probe_training import read_states
     from math_router.factory import build_setup, default_concurrency, fitted_probe, model_identity
 
     notify = notify or _quiet
     vote_share = VOTE_SHARE if vote_share is None else vote_share
-    problems = load_problems(dataset, n, seed, fields=fields, notify=notify) if fields \
-        else load_problems(dataset, n, seed, notify=notify)
-    concurrency = concurrency or default_concurrency(options, ["slm"])
-    setup = build_setup(["slm"], options, notify=notify, concurrency=concurrency)
     probe = fitted_probe(options)
-    probe.check_specialist(model_identity(setup.specialist), options.specialist_mode)
-    if probe.reads_confidence:
+    if probe.reads_confidence:  # said before any model is built
         raise UserError("calibrate --probe sets the bands of a hidden-state probe from readings "
                         "alone; a logprobs probe needs greedy solutions: pass --probe-low and "
                         "--probe-high from its train-probe output")
+    problems = load_problems(dataset, n, seed, fields or Fields(), notify)
+    concurrency = concurrency or default_concurrency(options, ["slm"])
+    setup = build_setup(["slm"], options, notify=notify, concurrency=concurrency)
+    probe.check_specialist(model_identity(setup.specialist), options.specialist_mode)
     trained = set(probe.training.get("problem_ids") or [])
     kept = [p for p in problems if p.id not in trained]
     if len(kept) < len(problems):
@@ -284,9 +280,7 @@ def _calibrate_probe(dataset: str, target, *, n, seed, out, options: ModelOption
               "seed": seed, "problem_ids": [p.id for p in kept],
               "scores": [round(s, 6) for s in scores], "results": str(out),
               "date": time.strftime("%Y-%m-%d")}
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "calibration.json", json.dumps(result, indent=2) + "\n")
-    return result
+    return _write_calibration(out, result)
 
 
 def _job(names: list[str], opts: ModelOptions, run_info: dict, calibration: dict | None,
@@ -340,8 +334,6 @@ def calibrate(dataset: str, target, *, n: int | None = CALIBRATION_N, seed: int 
     `target` (evals.calibrate.parse_target); writes and returns calibration.json's content.
     With a `probe` option: the probe method's bands instead (`vote_share` of the problems
     to the cascade's band)."""
-    import json
-
     from math_router.evals.calibrate import ALL, calibration_result, parse_target
 
     target = parse_target(target) if isinstance(target, str) else target
@@ -356,8 +348,17 @@ def calibrate(dataset: str, target, *, n: int | None = CALIBRATION_N, seed: int 
     out = Path(out) if out else Path("results") / f"calibration_{time.strftime('%Y%m%d-%H%M%S')}"
     run = evaluate(methods, dataset, n=n, seed=seed, out=out, concurrency=concurrency,
                    progress=progress, options=opts, notify=notify, fields=fields)
-    result = calibration_result(run, target, dataset, seed, opts.samples_mix)
-    (out / "calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return _write_calibration(out, calibration_result(run, target, dataset, seed, opts.samples_mix))
+
+
+def _write_calibration(out: Path, result: dict) -> dict:
+    """out/calibration.json (the cascade's or the probe's), written whole or not at all."""
+    import json
+
+    from math_router.evals.folders import write_text_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "calibration.json", json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -451,8 +452,7 @@ def _plan_rows(names: list[str], problems, paths: dict, opts: ModelOptions) -> l
     from math_router.evals.methods import NEEDS
     from math_router.evals.plan import SOURCE, TYPICAL, from_records, plan_row
     from math_router.evals.records import latest_records, read_records
-    from math_router.factory import orchestrator_reference
-    from math_router.llama import gguf
+    from math_router.factory import orchestrator_reference, orchestrator_runs_here
 
     rows = []
     ids = {p.id for p in problems}
@@ -461,7 +461,7 @@ def _plan_rows(names: list[str], problems, paths: dict, opts: ModelOptions) -> l
         if "orchestrator" in NEEDS[name]:
             model_opts = opts.llm_options() if name == "llm" else opts
             model, _ = orchestrator_reference(model_opts)
-            local = gguf.is_gguf_reference(model) or Path(model).expanduser().is_file()
+            local = orchestrator_runs_here(model_opts, model)
         path = paths.get(name)
         records = [r for r in latest_records(read_records(path)).values() if r["id"] in ids] \
             if path is not None and path.exists() else []

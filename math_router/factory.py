@@ -159,6 +159,14 @@ def orchestrator_reference(options: ModelOptions) -> tuple[str, str | None]:
         f"{DEFAULT_LOCAL_MODEL} (Qwen2.5-1.5B-Instruct Q4_K_M); set a key or pass --model to change it")
 
 
+def orchestrator_runs_here(options: ModelOptions, model: str) -> bool:
+    """Whether the orchestrator `model` (orchestrator_reference's) is a GGUF run in process.
+    A name a --base-url server listed is the server's, even when it looks like a file name
+    (llama-cpp-python's server lists its model by path)."""
+    served = options.model is None and resolve_base_url(options.base_url)
+    return not served and (gguf.is_gguf_reference(model) or Path(model).expanduser().is_file())
+
+
 def batch_rounds(options: ModelOptions, out: Path | None, notify: Callable[[str], None]):
     """The one Batch API coordinator of a job: its ledger lives in the job's folder."""
     from math_router.engine.batch_api import BatchLedger, BatchRounds
@@ -192,10 +200,7 @@ def said_once(notify: Callable[[str], None]) -> Callable[[str], None]:
 def build_orchestrator(options: ModelOptions, notify: Callable[[str], None] = lambda _: None,
                        rounds=None, concurrency: int | None = None) -> ChatModel:
     model, why = orchestrator_reference(options)
-    served = options.model is None and resolve_base_url(options.base_url)
-    # A name the server listed is the server's, even when it looks like a file name
-    # (llama-cpp-python's server lists its model by path).
-    if not served and (gguf.is_gguf_reference(model) or Path(model).expanduser().is_file()):
+    if orchestrator_runs_here(options, model):
         from math_router.llama.chat import LlamaChat
         from math_router.llama.runtime import shared_runtime
 
