@@ -42,6 +42,16 @@ def sandbox(monkeypatch, tmp_path):
     yield
 
 
+@pytest.fixture(autouse=True)
+def no_registered_tools():
+    """No tool registered in code (register_tool) outlives the test that registered it."""
+    from math_router.tools.extra import unregister_tools
+
+    unregister_tools()
+    yield
+    unregister_tools()
+
+
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
     """The tests' real small GGUF; its absence fails (never skips) the tests that need it."""

@@ -15,18 +15,10 @@ from math_router.cli import cli
 from math_router.llama import gguf
 from math_router.testing import (ChatServer, completion, fill_hub_cache, has_tool_result,
                                  tool_call)
-from math_router.tools.extra import unregister_tools
 
 pytestmark = pytest.mark.gguf
 ROOT = Path(__file__).resolve().parents[1]
 CODER = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-
-
-@pytest.fixture(autouse=True)
-def no_registered_tools():
-    unregister_tools()
-    yield
-    unregister_tools()
 
 
 def two_tools(request):

@@ -13,16 +13,8 @@ from math_router.cli import cli
 from math_router.llama import gguf
 from math_router.testing import (ChatServer, completion, fill_hub_cache, has_tool_result,
                                  tool_call)
-from math_router.tools.extra import unregister_tools
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def no_registered_tools():
-    unregister_tools()
-    yield
-    unregister_tools()
 
 
 def percent_orchestrator(request):

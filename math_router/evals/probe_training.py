@@ -61,6 +61,7 @@ def labelled(run_dirs: list[Path]) -> Labelled:
     """The answered `slm` records of the runs; refused in one line if a run is not an slm
     eval, or the runs' specialists or modes differ."""
     ids, questions, labels, runs, confidences = [], [], [], [], []
+    seen: set[str] = set()
     specialist = mode = None
     for run_dir in run_dirs:
         folder = EvalFolder(run_dir)
@@ -75,8 +76,9 @@ def labelled(run_dirs: list[Path]) -> Labelled:
         done = [r for r in latest_records(records).values()
                 if r.get("error") is None and r.get("correct") is not None]
         for r in done:
-            if r["id"] in ids:
+            if r["id"] in seen:
                 continue  # the same problem in two runs: its first label
+            seen.add(r["id"])
             ids.append(r["id"])
             questions.append(question_of[r["id"]])
             labels.append(int(bool(r["correct"])))

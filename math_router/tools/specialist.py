@@ -60,8 +60,7 @@ def specialist_tool(name: str, model: str, *, description: str,
         raise ToolError(f"{name}: its model is built with the run's models (register the tool "
                         "before solve or evaluate)")
 
-    plain = Tool.from_function(unbound, name=name, description=description)
-    return SpecialistTool(plain.name, plain.description, _SCHEMA, unbound, spec=spec)
+    return SpecialistTool(name, description, _SCHEMA, unbound, spec=spec)
 
 
 _SCHEMA = {"type": "object", "properties": {"question": {
