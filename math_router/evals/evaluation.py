@@ -102,9 +102,10 @@ def evaluate(job: Job, methods: list[str], problems: list[Problem], out: Path,
 
 def uncached(setup: Setup) -> Setup:
     """The same models without the response cache: every call runs (and is paid for)."""
+    from math_router.engine.caching import CachedModel
+
     def bare(model):
-        return getattr(model, "inner", model) if getattr(model, "cache", None) is not None \
-            else model
+        return model.inner if isinstance(model, CachedModel) else model
 
     return attrs.evolve(setup, orchestrator=bare(setup.orchestrator), baseline=bare(setup.baseline),
                         specialist=bare(setup.specialist),
