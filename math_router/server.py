@@ -115,6 +115,7 @@ class ChatService:
         self.limiter = anyio.CapacityLimiter(settings.max_concurrency)
         self.admitted = 0  # in flight and waiting; the event loop is one thread
         self.metrics = ServerMetrics()
+        self.metrics.in_flight.set_function(lambda: self.admitted)  # read, never kept twice
         self.log_lock = threading.Lock()
         self.created = int(time.time())
 
@@ -164,17 +165,15 @@ class ChatService:
                                "rate_limit_error", code="rate_limit_exceeded",
                                headers={"Retry-After": str(self.settings.retry_after)})
         self.admitted += 1
-        self.metrics.in_flight.inc()
 
     def release(self) -> None:
         self.admitted -= 1
-        self.metrics.in_flight.dec()
 
     def failed(self, e: RequestError, asked: ChatRequest | None, start: float) -> None:
         model = asked.model if asked else None
         if model is not None or e.status >= 500:
-            self.write_log(log_entry(self.settings, model, asked.question if asked else "", None, start,
-                                e.status, str(e)))
+            self.write_log(log_entry(self.settings, model, asked.question if asked else "",
+                                     None, start, e.status, str(e)))
         self.metrics.answered(model, e.status, time.perf_counter() - start)
 
     def answered(self, result, asked: ChatRequest, ignored: list[str], start: float) -> dict:
